@@ -1,0 +1,158 @@
+'use strict';
+
+// One benchmark process. The runner starts two of these (or one and the C floor) per case:
+//
+//   node peer.js echo   IMPL PATH                       server: echo every frame back
+//   node peer.js rtt    IMPL PATH '{"n","size","warmup"}' client: ping-pong, print percentiles
+//   node peer.js sink   IMPL PATH '{"expect"}'           server: count frames; reply to control
+//                                                        frames; print the receive rate once
+//                                                        `expect` frames have arrived
+//   node peer.js source IMPL PATH '{"size","warmupMs","durationMs"}'
+//                                                        client: send as fast as backpressure
+//                                                        allows, print the delivered rate
+//
+// IMPL is 'ours' or 'net'. Servers print READY when they listen; every process prints its
+// result as one JSON line on stdout. The protocol matches bench/c/ipc_floor.c: a 1-byte frame
+// is a control frame ("reply with your count") and the reply is an 8-byte big-endian count.
+
+const { transports } = require('./transports.js');
+
+const CONTROL_FRAME = Buffer.from([0x3f]);
+const COUNT_LEN = 8;
+const CLOSE_TIMEOUT_MS = 2000;
+
+function report(result) {
+  const { maxRSS } = process.resourceUsage();
+  process.stdout.write(`${JSON.stringify({ ...result, maxRSSKiB: maxRSS })}\n`);
+}
+
+// A close that never completes is a bug worth seeing, but not a reason to hang the run.
+function closeSoon(conn) {
+  return Promise.race([
+    conn.close(),
+    new Promise((resolve) => setTimeout(resolve, CLOSE_TIMEOUT_MS).unref()),
+  ]);
+}
+
+function countFrame(count) {
+  const reply = Buffer.alloc(COUNT_LEN);
+  reply.writeBigUInt64BE(BigInt(count));
+  return reply;
+}
+
+async function echo(impl, sockPath) {
+  await impl.listen(sockPath, (conn) => {
+    conn.onMessage((frame) => conn.send(frame));
+  });
+  console.log('READY');
+}
+
+async function rtt(impl, sockPath, { n, size, warmup }) {
+  const { measure } = await import('mitata');
+  const conn = await impl.connect(sockPath);
+  const payload = Buffer.alloc(size, 0x61);
+  let resolve = null;
+  conn.onMessage(() => resolve());
+  const roundTrip = () =>
+    new Promise((r) => {
+      resolve = r;
+      conn.send(payload);
+    });
+
+  for (let i = 0; i < warmup; i++) await roundTrip();
+  // One sample per round trip (batching off) so the tail percentiles are real round trips, not
+  // averages over a batch; gc off so mitata neither forces collections nor allocates for them.
+  const stats = await measure(roundTrip, {
+    gc: false,
+    batch_threshold: 0,
+    warmup_samples: 0,
+    min_samples: n,
+    max_samples: n,
+    min_cpu_time: 0,
+  });
+  report({ n: stats.samples.length, size, p50: stats.p50, p99: stats.p99, p999: stats.p999, mean: stats.avg, stats: conn.stats() });
+  await closeSoon(conn);
+}
+
+async function sink(impl, sockPath, { expect = 0 }) {
+  // Timing starts after a tenth of the frames, so start-up and JIT warm-up are left out.
+  const startAt = Math.max(1, Math.floor(expect / 10));
+  let count = 0;
+  let t0 = 0;
+  await impl.listen(sockPath, (conn) => {
+    conn.onMessage((frame) => {
+      if (frame.length === 1) {
+        conn.send(countFrame(count));
+        return;
+      }
+      count++;
+      if (count === startAt) {
+        t0 = performance.now();
+      } else if (count === expect) {
+        const secs = (performance.now() - t0) / 1e3;
+        const frames = expect - startAt;
+        report({ frames, size: frame.length, secs, framesPerSec: frames / secs, bytesPerSec: (frames * frame.length) / secs, stats: conn.stats() });
+      }
+    });
+  });
+  console.log('READY');
+}
+
+async function source(impl, sockPath, { size, warmupMs, durationMs, maxFrames = 50e6 }) {
+  const conn = await impl.connect(sockPath);
+  const payload = Buffer.alloc(size, 0x61);
+  let onCount = null;
+  conn.onMessage((frame) => {
+    if (frame.length === COUNT_LEN && onCount) onCount(Number(frame.readBigUInt64BE(0)));
+  });
+  const askCount = () =>
+    new Promise((resolve) => {
+      onCount = resolve;
+      conn.send(CONTROL_FRAME);
+    });
+
+  // One send() per frame; stop only to wait for 'drain' or, every 1024 frames, to look at the clock.
+  const blast = async (ms) => {
+    const deadline = performance.now() + ms;
+    let sent = 0;
+    while (sent < maxFrames) {
+      for (let i = 0; i < 1024; i++) {
+        sent++;
+        if (!conn.send(payload)) await conn.waitDrain();
+      }
+      if (performance.now() >= deadline) break;
+    }
+    return sent;
+  };
+
+  await blast(warmupMs);
+  const before = await askCount();
+  const t0 = performance.now();
+  const frames = await blast(durationMs);
+  const after = await askCount();
+  const secs = (performance.now() - t0) / 1e3;
+  if (after - before !== frames) {
+    throw new Error(`peer counted ${after - before} frames, ${frames} were sent`);
+  }
+  report({ frames, size, secs, framesPerSec: frames / secs, bytesPerSec: (frames * size) / secs, stats: conn.stats() });
+  await closeSoon(conn);
+}
+
+const ROLES = { echo, rtt, sink, source };
+
+async function main() {
+  const [role, implName, sockPath, json] = process.argv.slice(2);
+  const impl = transports[implName];
+  if (!ROLES[role] || !impl || !sockPath) {
+    throw new Error(`usage: peer.js ${Object.keys(ROLES).join('|')} ${Object.keys(transports).join('|')} PATH [JSON]`);
+  }
+  const options = json ? JSON.parse(json) : {};
+  await ROLES[role](impl, sockPath, options);
+  // Clients are done once they have reported; servers run until the runner stops them.
+  if (role === 'rtt' || role === 'source') process.exit(0);
+}
+
+main().catch((err) => {
+  console.error(err && err.stack ? err.stack : err);
+  process.exit(1);
+});

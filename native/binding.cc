@@ -1,0 +1,114 @@
+// Module init and the export table. Per-environment state lives in Addon (addon.h).
+#include <napi.h>
+#include <uv.h>
+
+#include "addon.h"
+#include "stream.h"
+#include "unix_socket.h"
+
+#ifndef _WIN32
+#include <unistd.h>
+#endif
+
+namespace ipc {
+
+namespace {
+
+Napi::Value ProbeUnix(const Napi::CallbackInfo& info) {
+#ifndef _WIN32
+  // Connects and closes at once: tells a live server (0, or EAGAIN with a full backlog) from a socket
+  // file that a dead server left behind (ECONNREFUSED).
+  Napi::Buffer<char> path = info[0].As<Napi::Buffer<char>>();
+  int fd = -1;
+  int r = UnixConnect(path.Data(), path.Length(), &fd);
+  if (r == 0) close(fd);
+  return Napi::Number::New(info.Env(), r);
+#else
+  return Napi::Number::New(info.Env(), UV_ENOTSUP);
+#endif
+}
+
+}  // namespace
+
+Addon::Addon(Napi::Env env, Napi::Object exports) {
+  napi_get_uv_event_loop(env, &loop_);
+  Napi::Function stream = Stream::Init(env);
+  stream_constructor_ = Napi::Persistent(stream);
+
+  Napi::Object constants = Napi::Object::New(env);
+#ifndef _WIN32
+  constants.Set("maxUnixPath", Napi::Number::New(env, static_cast<double>(MaxUnixPath())));
+#else
+  constants.Set("maxUnixPath", Napi::Number::New(env, 0));
+#endif
+  constants.Set("UV_EOF", Napi::Number::New(env, UV_EOF));
+  constants.Set("uvPipeSize", Napi::Number::New(env, static_cast<double>(uv_handle_size(UV_NAMED_PIPE))));
+  constants.Set("builtPipeSize", Napi::Number::New(env, static_cast<double>(sizeof(uv_pipe_t))));
+
+  DefineAddon(exports, {
+                           InstanceMethod("setup", &Addon::Setup),
+                           InstanceValue("Stream", stream),
+                           InstanceValue("constants", constants),
+                       });
+  exports.Set("probeUnix", Napi::Function::New(env, ProbeUnix, "probeUnix"));
+
+  napi_add_async_cleanup_hook(env, OnCleanup, this, &cleanup_handle_);
+}
+
+Addon::~Addon() {
+  // Close callbacks that never ran would otherwise reference freed state; by now teardown has let
+  // them finish (OnCleanup removes its hook only when every handle is closed).
+  stream_constructor_.SuppressDestruct();
+  frame_table_ref_.SuppressDestruct();
+  on_frames.SuppressDestruct();
+  on_end.SuppressDestruct();
+  on_write.SuppressDestruct();
+  on_shutdown.SuppressDestruct();
+  on_connection.SuppressDestruct();
+  on_connect.SuppressDestruct();
+  on_close.SuppressDestruct();
+}
+
+Napi::Value Addon::Setup(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Uint32Array table = info[0].As<Napi::Uint32Array>();
+  Napi::Object cb = info[1].As<Napi::Object>();
+  frame_table_ref_ = Napi::Persistent(table);
+  frame_table = table.Data();
+  frame_table_pairs = table.ElementLength() / 2;
+  on_frames = Napi::Persistent(cb.Get("onFrames").As<Napi::Function>());
+  on_end = Napi::Persistent(cb.Get("onEnd").As<Napi::Function>());
+  on_write = Napi::Persistent(cb.Get("onWrite").As<Napi::Function>());
+  on_shutdown = Napi::Persistent(cb.Get("onShutdown").As<Napi::Function>());
+  on_connection = Napi::Persistent(cb.Get("onConnection").As<Napi::Function>());
+  on_connect = Napi::Persistent(cb.Get("onConnect").As<Napi::Function>());
+  on_close = Napi::Persistent(cb.Get("onClose").As<Napi::Function>());
+  return env.Undefined();
+}
+
+void Addon::Untrack(uv_handle_t* h) {
+  open_.erase(h);
+  MaybeFinishCleanup();
+}
+
+void Addon::OnCleanup(napi_async_cleanup_hook_handle handle, void* arg) {
+  // The worker or the process is ending. Close every handle still open, without running JS, and tell
+  // Node we are done only once libuv has called every close callback.
+  Addon* self = static_cast<Addon*>(arg);
+  self->tearing_down_ = true;
+  std::unordered_set<uv_handle_t*> open = self->open_;
+  for (uv_handle_t* h : open) Stream::CloseForTeardown(h);
+  self->MaybeFinishCleanup();
+}
+
+void Addon::MaybeFinishCleanup() {
+  if (tearing_down_ && open_.empty() && cleanup_handle_ != nullptr) {
+    napi_remove_async_cleanup_hook(cleanup_handle_);
+    cleanup_handle_ = nullptr;
+  }
+}
+
+}  // namespace ipc
+
+using ipc::Addon;
+NODE_API_ADDON(Addon)

@@ -1,0 +1,627 @@
+#include "stream.h"
+
+#include <cstring>
+#include <initializer_list>
+#include <string>
+
+#ifndef _WIN32
+#include <arpa/inet.h>
+#include <unistd.h>
+#endif
+
+#include "addon.h"
+#include "unix_socket.h"
+
+namespace ipc {
+
+namespace {
+
+// A slab with less free space than this is retired after the current read, so reads stay large.
+constexpr size_t kMinFreeDivisor = 8;
+
+template <typename Req>
+Req* NewReq() {
+  return new Req();
+}
+
+bool GetBytes(napi_env env, napi_value value, uint8_t** data, size_t* len) {
+  napi_typedarray_type type;
+  size_t length;
+  void* base;
+  napi_value ab;
+  size_t offset;
+  if (napi_get_typedarray_info(env, value, &type, &length, &base, &ab, &offset) != napi_ok) return false;
+  if (type != napi_uint8_array) return false;
+  *data = static_cast<uint8_t*>(base);
+  *len = length;
+  return true;
+}
+
+}  // namespace
+
+struct Stream::WriteReq {
+  uv_write_t req;
+  size_t bytes = 0;
+  // The caller's buffers stay referenced until libuv is done with them: no copy is made.
+  Napi::ObjectReference bufs[2];
+};
+
+struct ShutdownReq {
+  uv_shutdown_t req;
+};
+
+struct ConnectReq {
+  uv_connect_t req;
+};
+
+// Records each frame the framer finds as an [offset, length] pair in the shared frame table; stops the
+// parse when the table is full.
+struct Stream::Sink {
+  Stream* s;
+  size_t n = 0;
+  bool OnFrame(size_t off, size_t len) {
+    s->addon_->frame_table[2 * n] = static_cast<uint32_t>(s->start_ + off);
+    s->addon_->frame_table[2 * n + 1] = static_cast<uint32_t>(len);
+    return ++n < s->addon_->frame_table_pairs;
+  }
+};
+
+Napi::Function Stream::Init(Napi::Env env) {
+  return DefineClass(env, "Stream",
+                     {
+                         InstanceMethod("connectUnix", &Stream::ConnectUnix),
+                         InstanceMethod("bindUnix", &Stream::BindUnix),
+                         InstanceMethod("connectTcp", &Stream::ConnectTcp),
+                         InstanceMethod("bindTcp", &Stream::BindTcp),
+                         InstanceMethod("listen", &Stream::Listen),
+                         InstanceMethod("accept", &Stream::Accept),
+                         InstanceMethod("readStart", &Stream::ReadStart),
+                         InstanceMethod("readStop", &Stream::ReadStop),
+                         InstanceMethod("write", &Stream::Write),
+                         InstanceMethod("shutdown", &Stream::Shutdown),
+                         InstanceMethod("close", &Stream::Close),
+                         InstanceMethod("peerCred", &Stream::PeerCred),
+                         InstanceMethod("setNoDelay", &Stream::SetNoDelay),
+                         InstanceMethod("ref", &Stream::RefHandle),
+                         InstanceMethod("unref", &Stream::UnrefHandle),
+                         InstanceMethod("sockName", &Stream::SockName),
+                         InstanceMethod("writeQueueSize", &Stream::WriteQueueSize),
+                         InstanceMethod("fileno", &Stream::Fileno),
+                     });
+}
+
+// new Stream(kind, framingMode, maxFrameSize, slabSize)
+Stream::Stream(const Napi::CallbackInfo& info)
+    : Napi::ObjectWrap<Stream>(info),
+      addon_(info.Env().GetInstanceData<Addon>()),
+      kind_(static_cast<StreamKind>(info[0].As<Napi::Number>().Int32Value())),
+      framer_(static_cast<FramingMode>(info[1].As<Napi::Number>().Int32Value()),
+              static_cast<size_t>(info[2].As<Napi::Number>().DoubleValue())),
+      slab_size_(static_cast<size_t>(info[3].As<Napi::Number>().DoubleValue())) {
+  Napi::Env env = info.Env();
+  handle_ = new Handle();
+  handle_->addon = addon_;
+  handle_->owner = this;
+  int r = kind_ == StreamKind::kTcp ? uv_tcp_init(addon_->loop(), &handle_->tcp)
+                                    : uv_pipe_init(addon_->loop(), &handle_->pipe, 0);
+  if (r != 0) {
+    delete handle_;
+    handle_ = nullptr;
+    Napi::Error::New(env, uv_strerror(r)).ThrowAsJavaScriptException();
+    return;
+  }
+  handle_->handle.data = handle_;
+  addon_->Track(&handle_->handle);
+  napi_value name;
+  napi_create_string_utf8(env, "SymphonyIpcStream", NAPI_AUTO_LENGTH, &name);
+  napi_async_init(env, info.This(), name, &async_context_);
+  // The JS object must outlive the handle: libuv callbacks call into it until the close callback.
+  Napi::ObjectWrap<Stream>::Ref();
+}
+
+Stream::~Stream() {
+  if (handle_ != nullptr) {
+    // Only reachable when the environment is being torn down (an open handle holds a strong
+    // reference): let the close callback free the handle without looking for us.
+    handle_->owner = nullptr;
+    if (!uv_is_closing(&handle_->handle)) uv_close(&handle_->handle, on_handle_close);
+    handle_ = nullptr;
+  }
+  slab_ref_.SuppressDestruct();
+  big_ref_.SuppressDestruct();
+  if (async_context_ != nullptr && !addon_->tearing_down()) napi_async_destroy(Env(), async_context_);
+}
+
+void Stream::CloseForTeardown(uv_handle_t* handle) {
+  Handle* h = static_cast<Handle*>(handle->data);
+  if (h->owner != nullptr) h->owner->closing_ = true;
+  if (!uv_is_closing(handle)) uv_close(handle, on_handle_close);
+}
+
+void Stream::Call(Napi::FunctionReference& fn, std::initializer_list<napi_value> args) {
+  napi_env env = Env();
+  napi_value result;
+  napi_status status =
+      napi_make_callback(env, async_context_, Value(), fn.Value(), args.size(), args.begin(), &result);
+  if (status == napi_pending_exception) {
+    // A listener threw. Report it as Node reports any uncaught exception; the stream carries on if
+    // the process does.
+    napi_value err;
+    napi_get_and_clear_last_exception(env, &err);
+    napi_fatal_exception(env, err);
+  }
+}
+
+// --- opening -------------------------------------------------------------------------------------
+
+Napi::Value Stream::ConnectUnix(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+#ifndef _WIN32
+  if (!open()) return Napi::Number::New(env, UV_EBADF);
+  Napi::Buffer<char> path = info[0].As<Napi::Buffer<char>>();
+  int fd = -1;
+  int r = UnixConnect(path.Data(), path.Length(), &fd);
+  if (r == 0) {
+    r = uv_pipe_open(&handle_->pipe, fd);
+    if (r != 0) ::close(fd);
+  }
+  return Napi::Number::New(env, r);
+#else
+  return Napi::Number::New(env, UV_ENOTSUP);
+#endif
+}
+
+Napi::Value Stream::BindUnix(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+#ifndef _WIN32
+  if (!open()) return Napi::Number::New(env, UV_EBADF);
+  Napi::Buffer<char> path = info[0].As<Napi::Buffer<char>>();
+  int fd = -1;
+  int r = UnixBind(path.Data(), path.Length(), &fd);
+  if (r == 0) {
+    r = uv_pipe_open(&handle_->pipe, fd);
+    if (r != 0) ::close(fd);
+  }
+  return Napi::Number::New(env, r);
+#else
+  return Napi::Number::New(env, UV_ENOTSUP);
+#endif
+}
+
+static int ParseIp(const std::string& ip, int port, sockaddr_storage* addr) {
+  if (ip.find(':') != std::string::npos) {
+    return uv_ip6_addr(ip.c_str(), port, reinterpret_cast<sockaddr_in6*>(addr));
+  }
+  return uv_ip4_addr(ip.c_str(), port, reinterpret_cast<sockaddr_in*>(addr));
+}
+
+Napi::Value Stream::ConnectTcp(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!open() || kind_ != StreamKind::kTcp) return Napi::Number::New(env, UV_EBADF);
+  sockaddr_storage addr;
+  int r = ParseIp(info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::Number>().Int32Value(), &addr);
+  if (r != 0) return Napi::Number::New(env, r);
+  ConnectReq* req = NewReq<ConnectReq>();
+  r = uv_tcp_connect(&req->req, &handle_->tcp, reinterpret_cast<sockaddr*>(&addr), on_tcp_connect);
+  if (r != 0) delete req;
+  return Napi::Number::New(env, r);
+}
+
+Napi::Value Stream::BindTcp(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!open() || kind_ != StreamKind::kTcp) return Napi::Number::New(env, UV_EBADF);
+  sockaddr_storage addr;
+  int r = ParseIp(info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::Number>().Int32Value(), &addr);
+  if (r == 0) r = uv_tcp_bind(&handle_->tcp, reinterpret_cast<sockaddr*>(&addr), 0);
+  return Napi::Number::New(env, r);
+}
+
+Napi::Value Stream::Listen(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!open()) return Napi::Number::New(env, UV_EBADF);
+  int r = uv_listen(&handle_->stream, info[0].As<Napi::Number>().Int32Value(), on_server_connection);
+  return Napi::Number::New(env, r);
+}
+
+Napi::Value Stream::Accept(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Stream* client = Stream::Unwrap(info[0].As<Napi::Object>());
+  if (!open() || client == nullptr || !client->open()) return Napi::Number::New(env, UV_EBADF);
+  int r = uv_accept(&handle_->stream, &client->handle_->stream);
+  if (r == 0 && client->kind_ == StreamKind::kTcp) uv_tcp_nodelay(&client->handle_->tcp, 1);
+  return Napi::Number::New(env, r);
+}
+
+void Stream::on_server_connection(uv_stream_t* server, int status) {
+  Stream* self = static_cast<Handle*>(server->data)->owner;
+  if (self == nullptr || self->closing_) return;
+  Napi::HandleScope scope(self->Env());
+  self->Call(self->addon_->on_connection, {Napi::Number::New(self->Env(), status)});
+}
+
+void Stream::on_tcp_connect(uv_connect_t* req, int status) {
+  Stream* self = static_cast<Handle*>(req->handle->data)->owner;
+  delete reinterpret_cast<ConnectReq*>(req);
+  if (self == nullptr || self->closing_) return;
+  if (status == 0) uv_tcp_nodelay(&self->handle_->tcp, 1);
+  Napi::HandleScope scope(self->Env());
+  self->Call(self->addon_->on_connect, {Napi::Number::New(self->Env(), status)});
+}
+
+// --- reading -------------------------------------------------------------------------------------
+
+Napi::Value Stream::ReadStart(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!open() || read_ended_) return Napi::Number::New(env, UV_EBADF);
+  if (reading_) return Napi::Number::New(env, 0);
+  int r = uv_read_start(&handle_->stream, on_stream_alloc, on_stream_read);
+  if (r == 0) reading_ = true;
+  return Napi::Number::New(env, r);
+}
+
+Napi::Value Stream::ReadStop(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!open() || !reading_) return Napi::Number::New(env, 0);
+  reading_ = false;
+  return Napi::Number::New(env, uv_read_stop(&handle_->stream));
+}
+
+bool Stream::NewSlab(size_t size) {
+  napi_env env = Env();
+  void* data;
+  napi_value ab;
+  if (napi_create_arraybuffer(env, size, &data, &ab) != napi_ok) return false;
+  // Replacing the reference lets the old slab go once JS drops its last view of it. Its bytes were
+  // never written again after being handed out.
+  slab_ref_.Reset(Napi::ArrayBuffer(env, ab), 1);
+  slab_ = static_cast<uint8_t*>(data);
+  slab_cap_ = size;
+  start_ = 0;
+  fill_ = 0;
+  return true;
+}
+
+void Stream::on_stream_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf) {
+  Stream* self = static_cast<Handle*>(handle->data)->owner;
+  *buf = uv_buf_init(nullptr, 0);  // libuv turns an empty buffer into UV_ENOBUFS for on_stream_read
+  if (self == nullptr) return;
+  if (self->big_ != nullptr) {
+    *buf = uv_buf_init(reinterpret_cast<char*>(self->big_ + self->big_fill_),
+                       static_cast<unsigned int>(self->big_size_ - self->big_fill_));
+    return;
+  }
+  if (self->slab_ == nullptr || self->fill_ == self->slab_cap_) {
+    Napi::HandleScope scope(self->Env());
+    if (!self->NewSlab(self->slab_size_)) return;
+  }
+  *buf = uv_buf_init(reinterpret_cast<char*>(self->slab_ + self->fill_),
+                     static_cast<unsigned int>(self->slab_cap_ - self->fill_));
+}
+
+void Stream::on_stream_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+  Stream* self = static_cast<Handle*>(stream->data)->owner;
+  if (self == nullptr || self->closing_ || nread == 0) return;
+  Napi::HandleScope scope(self->Env());
+
+  if (nread < 0) {
+    if (nread != UV_EOF) {
+      self->EndRead(static_cast<int>(nread), FramerError::kNone);
+      return;
+    }
+    if (self->big_ != nullptr) {
+      self->EndRead(UV_EOF, FramerError::kTruncated);
+      return;
+    }
+    // The stream ended: deliver the frames still in the slab, then what completes only at end of
+    // stream (a last line without its newline).
+    FramerError err = FramerError::kNone;
+    if (self->slab_ != nullptr) {
+      self->ProcessFrames();
+      if (self->closing_ || self->read_ended_) return;
+      Sink sink{self};
+      ParseResult r = self->framer_.Finish(self->slab_ + self->start_, self->fill_ - self->start_, sink);
+      self->start_ += r.consumed;
+      if (sink.n > 0) self->DeliverFrames(self->slab_ref_.Value(), sink.n);
+      if (self->closing_) return;
+      err = r.error;
+    }
+    self->EndRead(UV_EOF, err);
+    return;
+  }
+
+  if (self->big_ != nullptr) {
+    self->big_fill_ += static_cast<size_t>(nread);
+    if (self->big_fill_ < self->big_size_) return;
+    napi_value ab = self->big_ref_.Value();
+    self->addon_->frame_table[0] = 0;
+    self->addon_->frame_table[1] = static_cast<uint32_t>(self->big_size_);
+    self->big_ref_.Reset();
+    self->big_ = nullptr;
+    self->big_size_ = self->big_fill_ = 0;
+    self->framer_.Reset();
+    self->DeliverFrames(ab, 1);
+    return;
+  }
+
+  self->fill_ += static_cast<size_t>(nread);
+  self->ProcessSlab();
+}
+
+ParseResult Stream::ProcessFrames() {
+  ParseResult r;
+  for (;;) {
+    Sink sink{this};
+    r = framer_.Parse(slab_ + start_, fill_ - start_, sink);
+    // Frames are delivered before start_ moves past them, since the sink recorded offsets from it.
+    if (sink.n > 0) DeliverFrames(slab_ref_.Value(), sink.n);
+    start_ += r.consumed;
+    if (closing_ || read_ended_) return r;
+    // A full frame table stops the parse early; go on with the rest of this read.
+    if (sink.n < addon_->frame_table_pairs || r.error != FramerError::kNone) break;
+  }
+  if (r.error != FramerError::kNone) EndRead(0, r.error);
+  return r;
+}
+
+void Stream::ProcessSlab() {
+  ParseResult r = ProcessFrames();
+  if (closing_ || read_ended_) return;
+
+  size_t partial = fill_ - start_;
+  size_t need = r.pending_header + r.pending_payload;
+  if (r.pending_payload > 0 && need > slab_size_) {
+    // Too big for a slab: read the payload straight into a buffer of exactly its size.
+    void* data;
+    napi_value ab;
+    if (napi_create_arraybuffer(Env(), r.pending_payload, &data, &ab) != napi_ok) {
+      EndRead(UV_ENOMEM, FramerError::kNone);
+      return;
+    }
+    big_ref_.Reset(Napi::ArrayBuffer(Env(), ab), 1);
+    big_ = static_cast<uint8_t*>(data);
+    big_size_ = r.pending_payload;
+    big_fill_ = partial - r.pending_header;
+    std::memcpy(big_, slab_ + start_ + r.pending_header, big_fill_);
+    start_ = fill_;
+    framer_.Reset();
+    return;
+  }
+
+  size_t free_space = slab_cap_ - fill_;
+  bool fits = need == 0 || need <= slab_cap_ - start_;
+  if (fits && free_space >= slab_size_ / kMinFreeDivisor) return;
+  if (partial == 0) {
+    // Nothing to carry over: the next read allocates a fresh slab.
+    slab_ref_.Reset();
+    slab_ = nullptr;
+    slab_cap_ = start_ = fill_ = 0;
+    return;
+  }
+  // Carry the partial frame into a new slab. A line of unknown length doubles the slab each time it
+  // outgrows one; the framer stops it at max_frame_size.
+  size_t size = slab_size_;
+  if (need > size) size = need;
+  if (partial * 2 > size) size = partial * 2;
+  Napi::Reference<Napi::ArrayBuffer> old = std::move(slab_ref_);  // keeps the old bytes alive while copying
+  uint8_t* old_data = slab_;
+  size_t old_start = start_;
+  if (!NewSlab(size)) {
+    EndRead(UV_ENOMEM, FramerError::kNone);
+    return;
+  }
+  std::memcpy(slab_, old_data + old_start, partial);
+  fill_ = partial;
+}
+
+void Stream::DeliverFrames(napi_value array_buffer, size_t count) {
+  Call(addon_->on_frames, {array_buffer, Napi::Number::New(Env(), static_cast<double>(count))});
+}
+
+void Stream::EndRead(int status, FramerError framer_error) {
+  read_ended_ = true;
+  if (reading_ && open()) uv_read_stop(&handle_->stream);
+  reading_ = false;
+  Napi::Env env = Env();
+  Call(addon_->on_end,
+       {Napi::Number::New(env, status), Napi::Number::New(env, static_cast<int>(framer_error))});
+}
+
+// --- writing -------------------------------------------------------------------------------------
+
+Napi::Value Stream::Write(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  if (!open()) return Napi::Number::New(env, UV_EPIPE);
+  size_t nargs = info.Length() > 2 ? 2 : info.Length();
+  uv_buf_t bufs[2];
+  size_t total = 0;
+  for (size_t i = 0; i < nargs; i++) {
+    uint8_t* data;
+    size_t len;
+    if (!GetBytes(env, info[i], &data, &len)) {
+      Napi::TypeError::New(env, "write() takes Uint8Array arguments").ThrowAsJavaScriptException();
+      return Napi::Value();
+    }
+    bufs[i] = uv_buf_init(reinterpret_cast<char*>(data), static_cast<unsigned int>(len));
+    total += len;
+  }
+  if (total == 0) return Napi::Number::New(env, 0);
+
+  // Try the socket first: most writes complete here and need no request or reference at all. libuv
+  // refuses (EAGAIN) while earlier writes are queued, which keeps the byte order.
+  size_t written = 0;
+  int r = uv_try_write(&handle_->stream, bufs, static_cast<unsigned int>(nargs));
+  if (r >= 0) {
+    written = static_cast<size_t>(r);
+  } else if (r != UV_EAGAIN && r != UV_ENOSYS) {
+    return Napi::Number::New(env, r);
+  }
+  if (written == total) return Napi::Number::New(env, 0);
+
+  WriteReq* req = new WriteReq();
+  uv_buf_t rest[2];
+  unsigned int nrest = 0;
+  size_t skip = written;
+  for (size_t i = 0; i < nargs; i++) {
+    if (skip >= bufs[i].len) {
+      skip -= bufs[i].len;
+      continue;
+    }
+    rest[nrest] = uv_buf_init(bufs[i].base + skip, static_cast<unsigned int>(bufs[i].len - skip));
+    req->bufs[nrest] = Napi::Persistent(info[i].As<Napi::Object>());
+    nrest++;
+    skip = 0;
+  }
+  req->bytes = total - written;
+  req->req.data = req;
+  r = uv_write(&req->req, &handle_->stream, rest, nrest, on_stream_write);
+  if (r != 0) {
+    delete req;
+    return Napi::Number::New(env, r);
+  }
+  return Napi::Number::New(env, static_cast<double>(total - written));
+}
+
+void Stream::on_stream_write(uv_write_t* uv_req, int status) {
+  WriteReq* req = static_cast<WriteReq*>(uv_req->data);
+  Handle* h = static_cast<Handle*>(uv_req->handle->data);
+  Stream* self = h->owner;
+  if (self == nullptr || h->addon->tearing_down()) {
+    req->bufs[0].SuppressDestruct();
+    req->bufs[1].SuppressDestruct();
+    delete req;
+    return;
+  }
+  Napi::HandleScope scope(self->Env());
+  size_t bytes = req->bytes;
+  delete req;
+  // A write cancelled by our own close is not news to JS: the close already said the rest.
+  if (status == UV_ECANCELED) return;
+  self->Call(self->addon_->on_write,
+             {Napi::Number::New(self->Env(), status), Napi::Number::New(self->Env(), static_cast<double>(bytes))});
+}
+
+Napi::Value Stream::Shutdown(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!open()) return Napi::Number::New(env, UV_EBADF);
+  ShutdownReq* req = NewReq<ShutdownReq>();
+  int r = uv_shutdown(&req->req, &handle_->stream, on_stream_shutdown);
+  if (r != 0) delete req;
+  return Napi::Number::New(env, r);
+}
+
+void Stream::on_stream_shutdown(uv_shutdown_t* req, int status) {
+  Handle* h = static_cast<Handle*>(req->handle->data);
+  delete reinterpret_cast<ShutdownReq*>(req);
+  Stream* self = h->owner;
+  if (self == nullptr || self->closing_ || status == UV_ECANCELED) return;
+  Napi::HandleScope scope(self->Env());
+  self->Call(self->addon_->on_shutdown, {Napi::Number::New(self->Env(), status)});
+}
+
+// --- closing -------------------------------------------------------------------------------------
+
+Napi::Value Stream::Close(const Napi::CallbackInfo& info) {
+  if (handle_ != nullptr && !closing_) {
+    closing_ = true;
+    reading_ = false;
+    uv_close(&handle_->handle, on_handle_close);
+  }
+  return info.Env().Undefined();
+}
+
+void Stream::on_handle_close(uv_handle_t* handle) {
+  Handle* h = static_cast<Handle*>(handle->data);
+  Stream* self = h->owner;
+  Addon* addon = h->addon;
+  delete h;
+  if (self != nullptr) {
+    self->handle_ = nullptr;
+    if (!addon->tearing_down()) {
+      Napi::HandleScope scope(self->Env());
+      self->slab_ref_.Reset();
+      self->big_ref_.Reset();
+      self->slab_ = self->big_ = nullptr;
+      self->Call(addon->on_close, {});
+      // From here the JS object may be collected like any other.
+      self->Napi::ObjectWrap<Stream>::Unref();
+    }
+  }
+  addon->Untrack(handle);
+}
+
+// --- small things --------------------------------------------------------------------------------
+
+Napi::Value Stream::PeerCred(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+#ifndef _WIN32
+  uv_os_fd_t fd;
+  if (!open() || kind_ != StreamKind::kPipe || uv_fileno(&handle_->handle, &fd) != 0) return env.Null();
+  int pid, uid, gid;
+  if (UnixPeerCred(fd, &pid, &uid, &gid) != 0) return env.Null();
+  Napi::Array out = Napi::Array::New(env, 3);
+  out.Set(0u, Napi::Number::New(env, pid));
+  out.Set(1u, Napi::Number::New(env, uid));
+  out.Set(2u, Napi::Number::New(env, gid));
+  return out;
+#else
+  return env.Null();
+#endif
+}
+
+Napi::Value Stream::SetNoDelay(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!open() || kind_ != StreamKind::kTcp) return Napi::Number::New(env, UV_EBADF);
+  return Napi::Number::New(env, uv_tcp_nodelay(&handle_->tcp, info[0].ToBoolean() ? 1 : 0));
+}
+
+Napi::Value Stream::RefHandle(const Napi::CallbackInfo& info) {
+  if (open()) uv_ref(&handle_->handle);
+  return info.Env().Undefined();
+}
+
+Napi::Value Stream::UnrefHandle(const Napi::CallbackInfo& info) {
+  if (open()) uv_unref(&handle_->handle);
+  return info.Env().Undefined();
+}
+
+Napi::Value Stream::SockName(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!open() || kind_ != StreamKind::kTcp) return env.Null();
+  sockaddr_storage addr;
+  int len = sizeof(addr);
+  if (uv_tcp_getsockname(&handle_->tcp, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return env.Null();
+  char ip[64] = {0};
+  int port;
+  if (addr.ss_family == AF_INET6) {
+    auto* a6 = reinterpret_cast<sockaddr_in6*>(&addr);
+    uv_ip6_name(a6, ip, sizeof(ip));
+    port = ntohs(a6->sin6_port);
+  } else {
+    auto* a4 = reinterpret_cast<sockaddr_in*>(&addr);
+    uv_ip4_name(a4, ip, sizeof(ip));
+    port = ntohs(a4->sin_port);
+  }
+  Napi::Array out = Napi::Array::New(env, 2);
+  out.Set(0u, Napi::String::New(env, ip));
+  out.Set(1u, Napi::Number::New(env, port));
+  return out;
+}
+
+Napi::Value Stream::WriteQueueSize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!open()) return Napi::Number::New(env, 0);
+  return Napi::Number::New(env, static_cast<double>(uv_stream_get_write_queue_size(&handle_->stream)));
+}
+
+Napi::Value Stream::Fileno(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uv_os_fd_t fd;
+  if (!open() || uv_fileno(&handle_->handle, &fd) != 0) return Napi::Number::New(env, -1);
+#ifdef _WIN32
+  return Napi::Number::New(env, -1);
+#else
+  return Napi::Number::New(env, fd);
+#endif
+}
+
+}  // namespace ipc

@@ -1,0 +1,145 @@
+import { argTypeError, argValueError, outOfRangeError } from './errors';
+import type { Peer } from './transport';
+
+export type Framing = 'length-prefixed' | 'lines' | 'content-length';
+
+/** Options every transport takes. Defaults in DEFAULTS. */
+export interface TransportOptions {
+  /** Wire format. Default `'length-prefixed'`. */
+  framing?: Framing;
+  /** Largest frame accepted or sent, in bytes. Default 8 MiB. */
+  maxFrameSize?: number;
+  /** `send()` returns false once this many bytes wait to be written. Default 1 MiB. */
+  writableHighWaterMark?: number;
+  /** Past this many buffered bytes the connection is closed with ERR_IPC_BACKPRESSURE. Default 64 MiB. */
+  maxBufferedBytes?: number;
+  /** Frames held for a consumer that is not taking them before reading stops. Default 1024. */
+  readableHighWaterMark?: number;
+  /** How long `close()` waits for the peer to take our last frames and end. Default 5000 ms. */
+  closeTimeout?: number;
+  /** Size of each read slab in bytes. Default 64 KiB. */
+  slabSize?: number;
+}
+
+export interface ConnectOptions extends TransportOptions {
+  /** Default 10000 ms. */
+  connectTimeout?: number;
+  signal?: AbortSignal;
+}
+
+export interface ListenOptions extends TransportOptions {
+  /** File mode of the socket file. Default 0o600 (owner only). */
+  mode?: number;
+  /** Pending connection queue length. Default 511. */
+  backlog?: number;
+  /** Called for each new connection before any frame is read; false closes it. */
+  allowPeer?: (peer: Peer | null) => boolean;
+  /** Refuse peers running as another user. Default true for abstract sockets (they have no file mode), false otherwise. */
+  sameUserOnly?: boolean;
+}
+
+export interface TransportConfig {
+  framing: Framing;
+  maxFrameSize: number;
+  writableHighWaterMark: number;
+  maxBufferedBytes: number;
+  readableHighWaterMark: number;
+  closeTimeout: number;
+  slabSize: number;
+}
+
+export const DEFAULTS: Readonly<TransportConfig> = Object.freeze({
+  framing: 'length-prefixed',
+  maxFrameSize: 8 * 1024 * 1024,
+  writableHighWaterMark: 1024 * 1024,
+  maxBufferedBytes: 64 * 1024 * 1024,
+  readableHighWaterMark: 1024,
+  closeTimeout: 5000,
+  slabSize: 64 * 1024,
+});
+
+export const CONNECT_DEFAULTS = Object.freeze({ connectTimeout: 10_000 });
+export const LISTEN_DEFAULTS = Object.freeze({ mode: 0o600, backlog: 511 });
+
+const FRAMINGS: readonly Framing[] = ['length-prefixed', 'lines', 'content-length'];
+const TRANSPORT_KEYS = Object.keys(DEFAULTS);
+const CONNECT_KEYS = [...TRANSPORT_KEYS, 'connectTimeout', 'signal'];
+const LISTEN_KEYS = [...TRANSPORT_KEYS, 'mode', 'backlog', 'allowPeer', 'sameUserOnly'];
+
+function checkKeys(options: object, allowed: string[], what: string): void {
+  for (const key of Object.keys(options)) {
+    if (!allowed.includes(key)) throw argValueError(`Unknown option '${key}' for ${what}`);
+  }
+}
+
+function int(options: Record<string, unknown>, name: string, min: number, max: number, fallback: number): number {
+  const v = options[name];
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number') throw argTypeError(`options.${name}`, 'a number', v);
+  if (!Number.isInteger(v) || v < min || v > max) throw outOfRangeError(`options.${name}`, `an integer >= ${min} and <= ${max}`, v);
+  return v;
+}
+
+function options(value: unknown): Record<string, unknown> {
+  if (value === undefined) return {};
+  if (value === null || typeof value !== 'object') throw argTypeError('options', 'an object', value);
+  return value as Record<string, unknown>;
+}
+
+export function transportConfig(raw: unknown, allowedKeys = TRANSPORT_KEYS, what = 'a transport'): TransportConfig {
+  const o = options(raw);
+  checkKeys(o, allowedKeys, what);
+  const framing = o.framing ?? DEFAULTS.framing;
+  if (!FRAMINGS.includes(framing as Framing)) {
+    throw argValueError(`options.framing must be one of ${FRAMINGS.map((f) => `'${f}'`).join(', ')}. Received ${String(framing)}`);
+  }
+  // A length prefix is 32 bits; frame lengths travel through uint32 slots in native code too.
+  const maxFrameSize = int(o, 'maxFrameSize', 1, 0xffff_ffff, DEFAULTS.maxFrameSize);
+  const writableHighWaterMark = int(o, 'writableHighWaterMark', 1, 2 ** 40, DEFAULTS.writableHighWaterMark);
+  const maxBufferedBytes = int(o, 'maxBufferedBytes', 1, 2 ** 40, Math.max(DEFAULTS.maxBufferedBytes, writableHighWaterMark));
+  if (maxBufferedBytes < writableHighWaterMark) {
+    throw outOfRangeError('options.maxBufferedBytes', `>= writableHighWaterMark (${writableHighWaterMark})`, maxBufferedBytes);
+  }
+  return {
+    framing: framing as Framing,
+    maxFrameSize,
+    writableHighWaterMark,
+    maxBufferedBytes,
+    readableHighWaterMark: int(o, 'readableHighWaterMark', 1, 2 ** 31 - 1, DEFAULTS.readableHighWaterMark),
+    closeTimeout: int(o, 'closeTimeout', 0, 2 ** 31 - 1, DEFAULTS.closeTimeout),
+    slabSize: int(o, 'slabSize', 1024, 256 * 1024 * 1024, DEFAULTS.slabSize),
+  };
+}
+
+export function connectConfig(raw: unknown): TransportConfig & { connectTimeout: number; signal: AbortSignal | undefined } {
+  const o = options(raw);
+  const base = transportConfig(o, CONNECT_KEYS, 'connect()');
+  const signal = o.signal;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw argTypeError('options.signal', 'an AbortSignal', signal);
+  return {
+    ...base,
+    connectTimeout: int(o, 'connectTimeout', 1, 2 ** 31 - 1, CONNECT_DEFAULTS.connectTimeout),
+    signal: signal as AbortSignal | undefined,
+  };
+}
+
+export function listenConfig(raw: unknown): TransportConfig & {
+  mode: number;
+  backlog: number;
+  allowPeer: ((peer: Peer | null) => boolean) | undefined;
+  sameUserOnly: boolean | undefined;
+} {
+  const o = options(raw);
+  const base = transportConfig(o, LISTEN_KEYS, 'listen()');
+  const allowPeer = o.allowPeer;
+  if (allowPeer !== undefined && typeof allowPeer !== 'function') throw argTypeError('options.allowPeer', 'a function', allowPeer);
+  const sameUserOnly = o.sameUserOnly;
+  if (sameUserOnly !== undefined && typeof sameUserOnly !== 'boolean') throw argTypeError('options.sameUserOnly', 'a boolean', sameUserOnly);
+  return {
+    ...base,
+    mode: int(o, 'mode', 0, 0o777, LISTEN_DEFAULTS.mode),
+    backlog: int(o, 'backlog', 1, 65535, LISTEN_DEFAULTS.backlog),
+    allowPeer: allowPeer as ((peer: Peer | null) => boolean) | undefined,
+    sameUserOnly: sameUserOnly as boolean | undefined,
+  };
+}

@@ -1,0 +1,123 @@
+import dns = require('node:dns');
+import os = require('node:os');
+import { connectConfig, type ConnectOptions, type TransportConfig } from './config';
+import { resolveEndpoint, unixAddressBytes, type Endpoint, type ResolvedEndpoint } from './endpoint';
+import { ErrorCodes, TransportError, abortError, ipcError, systemError } from './errors';
+import { FramingCode, NativeStream, StreamKind, type NativeOwner } from './native';
+import { Transport, type Peer } from './transport';
+import { pathTooLong } from './unix';
+
+const EAGAIN = os.constants.errno.EAGAIN;
+
+/**
+ * Connects to a server. Options are checked at the call (TypeError/RangeError); a failure to connect
+ * rejects with a TransportError in Node's shape (`connect ECONNREFUSED /path`).
+ */
+export function connect(endpoint: Endpoint, options?: ConnectOptions): Promise<Transport> {
+  const ep = resolveEndpoint(endpoint);
+  const config = connectConfig(options);
+  return new Promise<Transport>((resolve, reject) => {
+    const signal = config.signal;
+    let settled = false;
+    let timer: NodeJS.Timeout | null = null;
+    let pending: InstanceType<typeof NativeStream> | null = null;
+
+    const finish = (err: Error | null, transport?: Transport): void => {
+      if (settled) return;
+      settled = true;
+      if (timer !== null) clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      if (err !== null) {
+        pending?.close();
+        reject(err);
+      } else resolve(transport!);
+    };
+    const onAbort = (): void => finish(abortError(signal?.reason));
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+
+    if (ep.kind === 'unix') connectUnix(ep, config, finish, (t) => (timer = t));
+    else {
+      timer = setTimeout(
+        () => finish(ipcError(ErrorCodes.CONNECT_TIMEOUT, `connect timed out after ${config.connectTimeout} ms: ${ep.display}`, { address: ep.display, syscall: 'connect' })),
+        config.connectTimeout,
+      );
+      connectTcp(ep, config, finish, (h) => (pending = h), () => settled);
+    }
+  });
+}
+
+function newHandle(kind: number, config: TransportConfig): InstanceType<typeof NativeStream> {
+  return new NativeStream(kind, FramingCode[config.framing], config.maxFrameSize, config.slabSize);
+}
+
+function connectUnix(
+  ep: ResolvedEndpoint & { kind: 'unix' },
+  config: TransportConfig & { connectTimeout: number },
+  finish: (err: Error | null, t?: Transport) => void,
+  setTimer: (t: NodeJS.Timeout | null) => void,
+): void {
+  const bytes = unixAddressBytes(ep);
+  const tooLong = pathTooLong(bytes, ep.display);
+  if (tooLong !== null) return finish(tooLong);
+  const deadline = Date.now() + config.connectTimeout;
+  let delay = 1;
+  const attempt = (): void => {
+    setTimer(null);
+    const handle = newHandle(StreamKind.PIPE, config);
+    const r = handle.connectUnix(bytes);
+    if (r === 0) {
+      const cred = handle.peerCred();
+      const peer: Peer | null = cred === null ? null : { pid: cred[0], uid: cred[1], gid: cred[2] };
+      finish(null, new Transport(handle, config, ep.display, peer));
+      return;
+    }
+    handle.close();
+    // EAGAIN: the server's backlog is full. It is alive, so try again until the deadline.
+    if (r === -EAGAIN) {
+      if (Date.now() + delay <= deadline) {
+        setTimer(setTimeout(attempt, delay));
+        delay = Math.min(delay * 2, 50);
+        return;
+      }
+      finish(ipcError(ErrorCodes.CONNECT_TIMEOUT, `connect timed out after ${config.connectTimeout} ms: ${ep.display} (backlog full)`, { address: ep.display, syscall: 'connect' }));
+      return;
+    }
+    finish(systemError('connect', r, ep.display));
+  };
+  attempt();
+}
+
+function connectTcp(
+  ep: ResolvedEndpoint & { kind: 'tcp' },
+  config: TransportConfig,
+  finish: (err: Error | null, t?: Transport) => void,
+  setPending: (h: InstanceType<typeof NativeStream> | null) => void,
+  settled: () => boolean,
+): void {
+  dns.lookup(ep.host, (err, address) => {
+    if (settled()) return;
+    if (err) {
+      finish(new TransportError(`getaddrinfo ${err.code ?? 'ENOTFOUND'} ${ep.host}`, err.code ?? 'ENOTFOUND', { syscall: 'getaddrinfo', address: ep.display }));
+      return;
+    }
+    const handle = newHandle(StreamKind.TCP, config);
+    setPending(handle);
+    const owner: NativeOwner = {
+      onFrames() {},
+      onEnd() {},
+      onWrite() {},
+      onShutdown() {},
+      onConnection() {},
+      onConnect(status) {
+        if (status < 0) return finish(systemError('connect', status, ep.display));
+        setPending(null);
+        finish(null, new Transport(handle, config, ep.display, null));
+      },
+      onClose() {},
+    };
+    handle.owner = owner;
+    const r = handle.connectTcp(address, ep.port);
+    if (r < 0) finish(systemError('connect', r, ep.display));
+  });
+}

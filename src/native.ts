@@ -1,0 +1,96 @@
+// The only file that loads the addon. Everything native is reached through the typed interface below.
+import path = require('node:path');
+import nodeGypBuild = require('node-gyp-build');
+
+/** A uv_stream_t owned by the native engine (native/stream.cc). */
+export interface NativeStream {
+  /** Set by the TypeScript owner; the shared callbacks below find it here. */
+  owner: NativeOwner | null;
+  connectUnix(path: Buffer): number;
+  bindUnix(path: Buffer): number;
+  connectTcp(ip: string, port: number): number;
+  bindTcp(ip: string, port: number): number;
+  listen(backlog: number): number;
+  accept(client: NativeStream): number;
+  readStart(): number;
+  readStop(): number;
+  /** Returns the bytes left queued in libuv (0: all written now), or a negative libuv error. */
+  write(buf: Uint8Array, buf2?: Uint8Array): number;
+  shutdown(): number;
+  close(): void;
+  peerCred(): [number, number, number] | null;
+  setNoDelay(on: boolean): number;
+  ref(): void;
+  unref(): void;
+  sockName(): [string, number] | null;
+  writeQueueSize(): number;
+  fileno(): number;
+}
+
+export interface NativeOwner {
+  onFrames(slab: ArrayBuffer, count: number): void;
+  onEnd(status: number, framerError: number): void;
+  onWrite(status: number, bytes: number): void;
+  onShutdown(status: number): void;
+  onConnection(status: number): void;
+  onConnect(status: number): void;
+  onClose(): void;
+}
+
+interface NativeStreamConstructor {
+  new (kind: number, framing: number, maxFrameSize: number, slabSize: number): NativeStream;
+}
+
+interface Binding {
+  Stream: NativeStreamConstructor;
+  constants: { maxUnixPath: number; UV_EOF: number; uvPipeSize: number; builtPipeSize: number };
+  setup(frameTable: Uint32Array, callbacks: Record<string, (this: NativeStream, ...args: never[]) => void>): void;
+  probeUnix(path: Buffer): number;
+}
+
+const binding = nodeGypBuild(path.join(__dirname, '..')) as Binding;
+
+// An addon built against other libuv headers than the running Node's would corrupt memory; refuse it.
+if (binding.constants.uvPipeSize !== binding.constants.builtPipeSize) {
+  throw new Error(
+    `symphony-ipc-transport: the native addon was built against different libuv headers ` +
+      `(uv_pipe_t is ${binding.constants.builtPipeSize} bytes, Node has ${binding.constants.uvPipeSize}); rebuild it`,
+  );
+}
+
+export const StreamKind = { PIPE: 0, TCP: 1 } as const;
+export const FramingCode = { 'length-prefixed': 0, lines: 1, 'content-length': 2 } as const;
+export const FramerError = { NONE: 0, FRAME_TOO_LARGE: 1, PROTOCOL: 2, TRUNCATED: 3 } as const;
+
+/** Frame descriptors written by native code before each onFrames call: [offset, length] pairs. */
+export const FRAME_TABLE = new Uint32Array(2 * 4096);
+
+binding.setup(FRAME_TABLE, {
+  onFrames(slab: ArrayBuffer, count: number) {
+    this.owner?.onFrames(slab, count);
+  },
+  onEnd(status: number, framerError: number) {
+    this.owner?.onEnd(status, framerError);
+  },
+  onWrite(status: number, bytes: number) {
+    this.owner?.onWrite(status, bytes);
+  },
+  onShutdown(status: number) {
+    this.owner?.onShutdown(status);
+  },
+  onConnection(status: number) {
+    this.owner?.onConnection(status);
+  },
+  onConnect(status: number) {
+    this.owner?.onConnect(status);
+  },
+  onClose() {
+    const owner = this.owner;
+    this.owner = null;
+    owner?.onClose();
+  },
+});
+
+export const NativeStream = binding.Stream;
+export const constants = binding.constants;
+export const probeUnix = binding.probeUnix;

@@ -1,0 +1,250 @@
+import dns = require('node:dns');
+import { EventEmitter } from 'node:events';
+import { listenConfig, type ListenOptions, type TransportConfig } from './config';
+import { channels, debug } from './debug';
+import { resolveEndpoint, unixAddressBytes, type Endpoint, type ResolvedEndpoint } from './endpoint';
+import { TransportError, systemError } from './errors';
+import { FramingCode, NativeStream, StreamKind, type NativeOwner } from './native';
+import { Transport, type Peer } from './transport';
+import { bindFile, checkExisting, pathTooLong, unlinkIfOurs, type BoundFile } from './unix';
+
+type Handle = InstanceType<typeof NativeStream>;
+type Config = ReturnType<typeof listenConfig>;
+
+/**
+ * Accepts connections on one endpoint. Each becomes a Transport, announced by `'connection'` (or
+ * yielded by async iteration). Events: `connection`, `refused` (a peer `allowPeer` turned away, with its
+ * credentials), `acceptError` (the OS failed to hand over a connection; the server goes on), `close`.
+ */
+export class Server extends EventEmitter {
+  /** The endpoint clients connect to; for `tcp:host:0`, the port the OS chose. */
+  readonly endpoint: string;
+
+  #handle: Handle;
+  #config: Config;
+  #kind: number;
+  #file: string | null;
+  #bound: BoundFile | null;
+  #connections = new Set<Transport>();
+  #closePromise: Promise<void> | null = null;
+  #handleClosed: Promise<void>;
+  #sameUserOnly: boolean;
+
+  /** @internal */
+  constructor(handle: Handle, config: Config, kind: number, endpoint: string, file: string | null, bound: BoundFile | null, sameUserOnly: boolean) {
+    super();
+    this.#handle = handle;
+    this.#config = config;
+    this.#kind = kind;
+    this.endpoint = endpoint;
+    this.#file = file;
+    this.#bound = bound;
+    this.#sameUserOnly = sameUserOnly;
+    let onClosed!: () => void;
+    this.#handleClosed = new Promise<void>((resolve) => (onClosed = resolve));
+    const owner: NativeOwner = {
+      onFrames() {},
+      onEnd() {},
+      onWrite() {},
+      onShutdown() {},
+      onConnection: (status) => this.#onConnection(status),
+      onConnect() {},
+      onClose: () => onClosed(),
+    };
+    handle.owner = owner;
+  }
+
+  /** Open connections. */
+  get connections(): number {
+    return this.#connections.size;
+  }
+
+  get listening(): boolean {
+    return this.#closePromise === null;
+  }
+
+  #onConnection(status: number): void {
+    if (status < 0) {
+      const err = systemError('accept', status, this.endpoint);
+      debug('accept failed on %s: %s', this.endpoint, err.message);
+      this.emit('acceptError', err);
+      return;
+    }
+    const c = this.#config;
+    const client = new NativeStream(this.#kind, FramingCode[c.framing], c.maxFrameSize, c.slabSize);
+    const r = this.#handle.accept(client);
+    if (r < 0) {
+      client.close();
+      this.emit('acceptError', systemError('accept', r, this.endpoint));
+      return;
+    }
+    let peer: Peer | null = null;
+    if (this.#kind === StreamKind.PIPE) {
+      const cred = client.peerCred();
+      if (cred !== null) peer = { pid: cred[0], uid: cred[1], gid: cred[2] };
+    }
+    // The check runs before reading starts, so a refused peer never has a frame read.
+    let allowed = true;
+    if (this.#sameUserOnly && (peer === null || peer.uid !== process.getuid?.())) allowed = false;
+    if (allowed && c.allowPeer !== undefined) allowed = c.allowPeer(peer) === true;
+    if (!allowed || this.#closePromise !== null) {
+      client.close();
+      if (!allowed) {
+        debug('refused peer %o on %s', peer, this.endpoint);
+        this.emit('refused', peer);
+      }
+      return;
+    }
+    const t = new Transport(client, c, this.endpoint, peer);
+    this.#connections.add(t);
+    t.once('close', () => this.#connections.delete(t));
+    this.emit('connection', t);
+  }
+
+  /**
+   * Stops accepting, removes the socket file (if it is still ours), closes every open connection as
+   * `Transport.close()` does, and resolves when all are closed. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closePromise ??= (async () => {
+      this.#handle.close();
+      await this.#handleClosed;
+      if (this.#file !== null && this.#bound !== null) unlinkIfOurs(this.#file, this.#bound);
+      await Promise.all([...this.#connections].map((t) => t.close()));
+      debug('server closed %s', this.endpoint);
+      this.emit('close');
+      if (channels.serverClose.hasSubscribers) channels.serverClose.publish({ server: this });
+    })();
+    return this.#closePromise;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  ref(): this {
+    if (this.#closePromise === null) this.#handle.ref();
+    return this;
+  }
+
+  unref(): this {
+    if (this.#closePromise === null) this.#handle.unref();
+    return this;
+  }
+
+  /** Yields each new connection until the server closes. */
+  [Symbol.asyncIterator](): AsyncIterableIterator<Transport> {
+    const queue: Transport[] = [];
+    let waiting: ((r: IteratorResult<Transport>) => void) | null = null;
+    let done = this.#closePromise !== null;
+    const onConnection = (t: Transport): void => {
+      if (waiting !== null) {
+        const w = waiting;
+        waiting = null;
+        w({ value: t, done: false });
+      } else queue.push(t);
+    };
+    const onClose = (): void => {
+      done = true;
+      cleanup();
+      if (waiting !== null) {
+        const w = waiting;
+        waiting = null;
+        w({ value: undefined, done: true });
+      }
+    };
+    const cleanup = (): void => {
+      this.off('connection', onConnection);
+      this.off('close', onClose);
+    };
+    this.on('connection', onConnection);
+    this.on('close', onClose);
+    const it: AsyncIterableIterator<Transport> = {
+      next: () => {
+        if (queue.length > 0) return Promise.resolve({ value: queue.shift()!, done: false });
+        if (done) return Promise.resolve({ value: undefined, done: true });
+        return new Promise((resolve) => (waiting = resolve));
+      },
+      return: async () => {
+        done = true;
+        cleanup();
+        return { value: undefined, done: true };
+      },
+      [Symbol.asyncIterator]: () => it,
+    };
+    return it;
+  }
+}
+
+/**
+ * Starts a server. Options are checked at the call; a failure to bind rejects (`EADDRINUSE` for a live
+ * server on the path, ERR_IPC_NOT_A_SOCKET for a file that is not a socket, ERR_IPC_PATH_TOO_LONG).
+ */
+export function listen(endpoint: Endpoint, options?: ListenOptions): Promise<Server> {
+  const ep = resolveEndpoint(endpoint);
+  const config = listenConfig(options);
+  return ep.kind === 'unix' ? listenUnix(ep, config) : listenTcp(ep, config);
+}
+
+function newHandle(kind: number, c: TransportConfig): Handle {
+  return new NativeStream(kind, FramingCode[c.framing], c.maxFrameSize, c.slabSize);
+}
+
+async function listenUnix(ep: ResolvedEndpoint & { kind: 'unix' }, config: Config): Promise<Server> {
+  const bytes = unixAddressBytes(ep);
+  const tooLong = pathTooLong(bytes, ep.display);
+  if (tooLong !== null) throw tooLong;
+  const handle = newHandle(StreamKind.PIPE, config);
+  let bound: BoundFile | null = null;
+  try {
+    if (ep.abstract) {
+      const r = handle.bindUnix(bytes);
+      if (r < 0) throw systemError('listen', r, ep.display);
+    } else {
+      const existing = checkExisting(ep.path, ep.display);
+      if (existing !== null) throw existing;
+      const b = bindFile(handle, ep.path, config.mode, ep.display);
+      if (b instanceof Error) throw b;
+      bound = b;
+    }
+    const r = handle.listen(config.backlog);
+    if (r < 0) throw systemError('listen', r, ep.display);
+  } catch (e) {
+    handle.close();
+    if (bound !== null) unlinkIfOurs(ep.path, bound);
+    throw e;
+  }
+  // An abstract socket has no file mode: by default only our own user may talk to it.
+  const sameUserOnly = config.sameUserOnly ?? ep.abstract;
+  const server = new Server(handle, config, StreamKind.PIPE, ep.display, ep.abstract ? null : ep.path, bound, sameUserOnly);
+  announce(server);
+  return server;
+}
+
+async function listenTcp(ep: ResolvedEndpoint & { kind: 'tcp' }, config: Config): Promise<Server> {
+  let ip: string;
+  try {
+    ip = (await dns.promises.lookup(ep.host)).address;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'ENOTFOUND';
+    throw new TransportError(`getaddrinfo ${code} ${ep.host}`, code, { syscall: 'getaddrinfo', address: ep.display });
+  }
+  const handle = newHandle(StreamKind.TCP, config);
+  let r = handle.bindTcp(ip, ep.port);
+  if (r === 0) r = handle.listen(config.backlog);
+  if (r < 0) {
+    handle.close();
+    throw systemError('listen', r, ep.display);
+  }
+  const name = handle.sockName();
+  const port = name?.[1] ?? ep.port;
+  const host = ip.includes(':') ? `[${ip}]` : ip;
+  const server = new Server(handle, config, StreamKind.TCP, `tcp:${host}:${port}`, null, null, config.sameUserOnly ?? false);
+  announce(server);
+  return server;
+}
+
+function announce(server: Server): void {
+  debug('listening on %s', server.endpoint);
+  if (channels.listen.hasSubscribers) channels.listen.publish({ server });
+}

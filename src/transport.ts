@@ -1,0 +1,597 @@
+import { EventEmitter } from 'node:events';
+import { markAsUntransferable } from 'node:worker_threads';
+import type { TransportConfig } from './config';
+import { channels, debug } from './debug';
+import { ErrorCodes, argTypeError, ipcError, systemError } from './errors';
+import { FRAME_TABLE, FramerError, constants, type NativeOwner, type NativeStream } from './native';
+
+export type TransportState = 'connecting' | 'open' | 'closing' | 'closed';
+
+/** Who is at the other end, as the OS reports it. */
+export interface Peer {
+  pid: number;
+  uid?: number;
+  gid?: number;
+}
+
+export interface TransportStats {
+  framesIn: number;
+  framesOut: number;
+  /** Payload bytes, without framing headers. */
+  bytesIn: number;
+  bytesOut: number;
+  /** Bytes accepted by `send()` and not yet handed to the OS. */
+  bufferedBytes: number;
+  /** Milliseconds since the epoch. */
+  createdAt: number;
+  lastActivityAt: number;
+}
+
+// Frames up to this size are copied into a per-tick batch and written together with one syscall; larger
+// frames are written from the caller's memory without a copy.
+const COPY_LIMIT = 16 * 1024;
+const BATCH_SIZE = 64 * 1024;
+const NEWLINE = Buffer.from('\n');
+const UV_EOF = constants.UV_EOF;
+
+/**
+ * One framed connection. Frames arrive as `'message'` events (or through async iteration) and leave
+ * through `send()`. Created by `connect()` and by a server's `'connection'` event, never directly.
+ */
+export class Transport extends EventEmitter {
+  readonly endpoint: string;
+  /** `{ pid, uid, gid }` for a Unix socket peer; null where the OS tells nothing (TCP). */
+  readonly peer: Peer | null;
+  /** Set on transports that wrap a child process (stdio); undefined on sockets. */
+  readonly exited: Promise<{ code: number | null; signal: string | null }> | undefined = undefined;
+
+  #handle: NativeStream;
+  #config: TransportConfig;
+  #framing: number;
+  #state: TransportState = 'open';
+
+  // Sending.
+  #batch: Buffer | null = null;
+  #batchLen = 0;
+  #flushScheduled = false;
+  #buffered = 0;
+  #needDrain = false;
+  #flushTask = (): void => {
+    this.#flushScheduled = false;
+    if (this.#state === 'open' || this.#state === 'closing') this.#flushBatch();
+  };
+
+  // Receiving.
+  #paused = false;
+  #consumerFull = false;
+  #reading = false;
+  #readEnded = false;
+  #backlog: Buffer[] = [];
+  #backlogHead = 0;
+  #lastSlab: ArrayBuffer | null = null;
+  #drainScheduled = false;
+
+  // Closing.
+  #error: Error | null = null;
+  #shutdownDone = false;
+  #handleClosing = false;
+  #handleClosed = false;
+  #closeEmitted = false;
+  #closeTimer: NodeJS.Timeout | null = null;
+  #closePromise: Promise<void> | null = null;
+  #resolveClose: (() => void) | null = null;
+
+  // Stats.
+  #framesIn = 0;
+  #framesOut = 0;
+  #bytesIn = 0;
+  #bytesOut = 0;
+  #createdAt = Date.now();
+  #lastActivityAt = this.#createdAt;
+
+  /** @internal */
+  constructor(handle: NativeStream, config: TransportConfig, endpoint: string, peer: Peer | null) {
+    super();
+    this.#handle = handle;
+    this.#config = config;
+    this.#framing = config.framing === 'length-prefixed' ? 0 : config.framing === 'lines' ? 1 : 2;
+    this.endpoint = endpoint;
+    this.peer = peer;
+    const owner: NativeOwner = {
+      onFrames: (slab, count) => this.#onFrames(slab, count),
+      onEnd: (status, framerError) => this.#onEnd(status, framerError),
+      onWrite: (status, bytes) => this.#onWrite(status, bytes),
+      onShutdown: (status) => this.#onShutdown(status),
+      onConnection: () => {},
+      onConnect: () => {},
+      onClose: () => this.#onHandleClosed(),
+    };
+    handle.owner = owner;
+    this.on('newListener', (event: string | symbol) => {
+      if (event === 'message') this.#scheduleDrain();
+    });
+    this.#updateReading();
+    debug('open %s', endpoint);
+    if (channels.open.hasSubscribers) channels.open.publish({ transport: this });
+  }
+
+  get state(): TransportState {
+    return this.#state;
+  }
+
+  get stats(): TransportStats {
+    return {
+      framesIn: this.#framesIn,
+      framesOut: this.#framesOut,
+      bytesIn: this.#bytesIn,
+      bytesOut: this.#bytesOut,
+      bufferedBytes: this.#buffered,
+      createdAt: this.#createdAt,
+      lastActivityAt: this.#lastActivityAt,
+    };
+  }
+
+  get framing(): TransportConfig['framing'] {
+    return this.#config.framing;
+  }
+
+  /**
+   * Queues one frame. Returns false once `writableHighWaterMark` bytes wait to be written: wait for
+   * `'drain'` before sending more. Throws ERR_IPC_CLOSED after close, ERR_IPC_FRAME_TOO_LARGE past
+   * `maxFrameSize`, ERR_IPC_INVALID_FRAME for a line the reader could not give back unchanged.
+   *
+   * Frames larger than 16 KiB are written from `frame`'s own memory: do not modify it until the write
+   * is done (`stats.bufferedBytes` drops, or `'drain'`).
+   */
+  send(frame: Uint8Array | string): boolean {
+    if (this.#state !== 'open') {
+      throw ipcError(ErrorCodes.CLOSED, `send() on a ${this.#state} transport (${this.endpoint})`, { address: this.endpoint });
+    }
+    let data: Uint8Array;
+    if (typeof frame === 'string') data = Buffer.from(frame, 'utf8');
+    else if (frame instanceof Uint8Array) data = frame;
+    else throw argTypeError('frame', 'a Buffer, Uint8Array or string', frame);
+    const len = data.length;
+    if (len > this.#config.maxFrameSize) {
+      throw ipcError(ErrorCodes.FRAME_TOO_LARGE, `Frame of ${len} bytes is larger than maxFrameSize (${this.#config.maxFrameSize})`, {
+        size: len,
+        maxFrameSize: this.#config.maxFrameSize,
+      });
+    }
+    if (this.#framing === 1) checkLine(data);
+
+    let header = '';
+    let headerLen = 4;
+    if (this.#framing === 1) headerLen = 0;
+    else if (this.#framing === 2) {
+      header = `Content-Length: ${len}\r\n\r\n`;
+      headerLen = header.length;
+    }
+    const wire = headerLen + len + (this.#framing === 1 ? 1 : 0);
+
+    if (len <= COPY_LIMIT) {
+      let batch = this.#batch;
+      if (batch === null || this.#batchLen + wire > batch.length) {
+        if (this.#batchLen > 0) this.#flushBatch();
+        if (this.#state !== 'open') return false;
+        batch = this.#batch ??= Buffer.allocUnsafe(BATCH_SIZE);
+      }
+      let pos = this.#batchLen;
+      if (this.#framing === 0) {
+        batch.writeUInt32BE(len, pos);
+        pos += 4;
+      } else if (this.#framing === 2) {
+        pos += batch.write(header, pos, 'latin1');
+      }
+      batch.set(data, pos);
+      pos += len;
+      if (this.#framing === 1) batch[pos++] = 0x0a;
+      this.#batchLen = pos;
+      this.#buffered += wire;
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        queueMicrotask(this.#flushTask);
+      }
+    } else {
+      // Keep the order: everything batched before this frame goes first.
+      if (this.#batchLen > 0) this.#flushBatch();
+      if (this.#state !== 'open') return false;
+      let head: Uint8Array;
+      let tail: Uint8Array | undefined;
+      if (this.#framing === 0) {
+        const h = Buffer.allocUnsafe(4);
+        h.writeUInt32BE(len, 0);
+        head = h;
+        tail = data;
+      } else if (this.#framing === 2) {
+        head = Buffer.from(header, 'latin1');
+        tail = data;
+      } else {
+        head = data;
+        tail = NEWLINE;
+      }
+      const queued = this.#handle.write(head, tail);
+      if (queued < 0) {
+        this.#fail(systemError('write', queued, this.endpoint));
+        return false;
+      }
+      this.#buffered += queued;
+    }
+    this.#framesOut++;
+    this.#bytesOut += len;
+    if (this.#buffered > this.#config.maxBufferedBytes) {
+      this.#fail(
+        ipcError(
+          ErrorCodes.BACKPRESSURE,
+          `${this.#buffered} bytes wait to be written to ${this.endpoint}, past maxBufferedBytes (${this.#config.maxBufferedBytes}); the peer is not reading`,
+          { address: this.endpoint, bufferedBytes: this.#buffered },
+        ),
+      );
+      return false;
+    }
+    if (this.#buffered >= this.#config.writableHighWaterMark) {
+      this.#needDrain = true;
+      return false;
+    }
+    return true;
+  }
+
+  #flushBatch(): void {
+    const len = this.#batchLen;
+    const batch = this.#batch;
+    if (len === 0 || batch === null) return;
+    this.#batchLen = 0;
+    const queued = this.#handle.write(len === batch.length ? batch : batch.subarray(0, len));
+    if (queued < 0) {
+      this.#fail(systemError('write', queued, this.endpoint));
+      return;
+    }
+    // Bytes the OS took leave the buffer now; the rest when libuv reports the write done.
+    this.#buffered -= len - queued;
+    // Native code still holds a view of the batch: never write into it again.
+    if (queued > 0) this.#batch = null;
+    this.#lastActivityAt = Date.now();
+  }
+
+  #onWrite(status: number, bytes: number): void {
+    this.#buffered -= bytes;
+    if (status < 0) {
+      this.#fail(systemError('write', status, this.endpoint));
+      return;
+    }
+    if (this.#needDrain && this.#buffered <= this.#config.writableHighWaterMark / 2 && this.#state === 'open') {
+      this.#needDrain = false;
+      this.emit('drain');
+    }
+  }
+
+  // --- receiving ---------------------------------------------------------------------------------
+
+  #onFrames(slab: ArrayBuffer, count: number): void {
+    if (slab !== this.#lastSlab) {
+      // Native code keeps appending to this buffer: a worker postMessage must not be able to detach it.
+      markAsUntransferable(slab);
+      this.#lastSlab = slab;
+    }
+    this.#framesIn += count;
+    this.#lastActivityAt = Date.now();
+    let bytes = 0;
+    for (let i = 0; i < count; i++) {
+      const frame = Buffer.from(slab, FRAME_TABLE[2 * i]!, FRAME_TABLE[2 * i + 1]!);
+      bytes += frame.length;
+      if (this.#handleClosing) break;
+      if (!this.#paused && this.#backlogHead === this.#backlog.length && this.listenerCount('message') > 0) {
+        this.emit('message', frame);
+      } else {
+        this.#backlog.push(frame);
+      }
+    }
+    this.#bytesIn += bytes;
+    if (this.#backlog.length - this.#backlogHead >= this.#config.readableHighWaterMark) this.#updateReading();
+  }
+
+  #scheduleDrain(): void {
+    if (this.#drainScheduled) return;
+    this.#drainScheduled = true;
+    queueMicrotask(() => {
+      this.#drainScheduled = false;
+      this.#drainBacklog();
+    });
+  }
+
+  #drainBacklog(): void {
+    while (!this.#paused && this.#backlogHead < this.#backlog.length && this.listenerCount('message') > 0) {
+      if (this.#error !== null) break;
+      const frame = this.#backlog[this.#backlogHead]!;
+      this.#backlog[this.#backlogHead++] = undefined as unknown as Buffer;
+      this.emit('message', frame);
+    }
+    if (this.#backlogHead === this.#backlog.length) {
+      this.#backlog = [];
+      this.#backlogHead = 0;
+    }
+    this.#updateReading();
+    if (this.#handleClosed) this.#emitClose();
+  }
+
+  #updateReading(): void {
+    const want =
+      !this.#paused &&
+      !this.#consumerFull &&
+      !this.#readEnded &&
+      !this.#handleClosing &&
+      this.#backlog.length - this.#backlogHead < this.#config.readableHighWaterMark;
+    if (want === this.#reading) return;
+    this.#reading = want;
+    const r = want ? this.#handle.readStart() : this.#handle.readStop();
+    if (r < 0 && want) this.#fail(systemError('read', r, this.endpoint));
+  }
+
+  #onEnd(status: number, framerError: number): void {
+    this.#readEnded = true;
+    this.#reading = false;
+    if (framerError !== FramerError.NONE) {
+      this.#fail(framerErrorFor(framerError, this.#config, this.endpoint));
+      return;
+    }
+    if (status === UV_EOF) {
+      debug('peer ended %s', this.endpoint);
+      if (this.#state === 'open') this.#beginClose();
+      else if (this.#shutdownDone) this.#closeHandle();
+      return;
+    }
+    // A reset after our own shutdown completed loses nothing of ours: the peer went away as we closed.
+    if (this.#state === 'closing' && this.#shutdownDone && this.#buffered === 0) {
+      this.#closeHandle();
+      return;
+    }
+    this.#fail(systemError('read', status, this.endpoint));
+  }
+
+  /** Stops reading from the socket (the peer's sends then block once buffers fill) until `resume()`. */
+  pause(): this {
+    this.#paused = true;
+    this.#updateReading();
+    return this;
+  }
+
+  resume(): this {
+    this.#paused = false;
+    this.#scheduleDrain();
+    this.#updateReading();
+    return this;
+  }
+
+  get isPaused(): boolean {
+    return this.#paused;
+  }
+
+  /** Lets the process exit while this transport is open. */
+  unref(): this {
+    if (!this.#handleClosed) this.#handle.unref();
+    return this;
+  }
+
+  ref(): this {
+    if (!this.#handleClosed) this.#handle.ref();
+    return this;
+  }
+
+  // --- closing -----------------------------------------------------------------------------------
+
+  /**
+   * Sends every frame given to `send()` before it, ends our side, waits for the peer to end (at most
+   * `closeTimeout`), then closes. Idempotent; resolves, never rejects, once the handle is closed.
+   */
+  close(): Promise<void> {
+    this.#closePromise ??= new Promise<void>((resolve) => {
+      this.#resolveClose = resolve;
+    });
+    if (this.#handleClosed) this.#resolveClose?.();
+    else if (this.#state === 'open') this.#beginClose();
+    return this.#closePromise;
+  }
+
+  /** Closes at once. Frames not yet written are dropped; with `err`, it is emitted as `'error'` first. */
+  destroy(err?: Error): void {
+    if (this.#handleClosing) return;
+    if (err !== undefined && this.#error === null) this.#error = err;
+    this.#state = 'closing';
+    this.#batch = null;
+    this.#batchLen = 0;
+    this.#closeHandle();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  #beginClose(): void {
+    this.#state = 'closing';
+    debug('closing %s', this.endpoint);
+    this.#flushBatch();
+    if (this.#handleClosing) return;
+    const r = this.#handle.shutdown();
+    if (r < 0) {
+      this.#closeHandle();
+      return;
+    }
+    this.#closeTimer = setTimeout(() => {
+      this.#closeTimer = null;
+      if (this.#buffered > 0 && this.#error === null) {
+        this.#error = ipcError(
+          ErrorCodes.CLOSE_TIMEOUT,
+          `close() gave up after ${this.#config.closeTimeout} ms with ${this.#buffered} bytes unwritten: ${this.endpoint} is not reading`,
+          { address: this.endpoint, unsentBytes: this.#buffered },
+        );
+      }
+      this.#closeHandle();
+    }, this.#config.closeTimeout);
+    this.#closeTimer.unref();
+  }
+
+  #onShutdown(status: number): void {
+    this.#shutdownDone = true;
+    // Our frames are all with the OS. Wait for the peer's end (so unread bytes do not turn into a reset
+    // on its side), unless reading has stopped and it could never be seen.
+    if (status < 0 || this.#readEnded || !this.#reading) this.#closeHandle();
+  }
+
+  #fail(err: Error): void {
+    if (this.#error === null && !this.#handleClosing) {
+      debug('error %s: %s', this.endpoint, err.message);
+      this.destroy(err);
+    }
+  }
+
+  #closeHandle(): void {
+    if (this.#handleClosing) return;
+    this.#handleClosing = true;
+    this.#state = 'closing';
+    if (this.#closeTimer !== null) {
+      clearTimeout(this.#closeTimer);
+      this.#closeTimer = null;
+    }
+    this.#handle.close();
+  }
+
+  #onHandleClosed(): void {
+    this.#handleClosed = true;
+    this.#state = 'closed';
+    this.#reading = false;
+    debug('closed %s', this.endpoint);
+    this.#resolveClose?.();
+    this.#emitClose();
+  }
+
+  #emitClose(): void {
+    if (this.#closeEmitted) return;
+    // Frames already received are delivered before 'close', unless an error ended the connection.
+    if (this.#error === null && this.#backlogHead < this.#backlog.length) return;
+    this.#closeEmitted = true;
+    const err = this.#error;
+    if (err !== null) this.emit('error', err);
+    this.emit('close', err !== null);
+    if (channels.close.hasSubscribers) channels.close.publish({ transport: this, error: err });
+  }
+
+  // --- iteration ---------------------------------------------------------------------------------
+
+  /**
+   * Yields each frame. Reading stops while `readableHighWaterMark` frames wait unconsumed. Ends when the
+   * transport closes; throws its error. Leaving the loop early closes the transport.
+   */
+  [Symbol.asyncIterator](): AsyncIterableIterator<Buffer> {
+    const queue: Buffer[] = [];
+    let head = 0;
+    let waiting: { resolve: (r: IteratorResult<Buffer>) => void; reject: (e: unknown) => void } | null = null;
+    let finished = false;
+    let failure: Error | null = null;
+    const hwm = this.#config.readableHighWaterMark;
+
+    const onMessage = (frame: Buffer): void => {
+      if (waiting !== null) {
+        const w = waiting;
+        waiting = null;
+        w.resolve({ value: frame, done: false });
+        return;
+      }
+      queue.push(frame);
+      if (queue.length - head >= hwm && !this.#consumerFull) {
+        this.#consumerFull = true;
+        this.#updateReading();
+      }
+    };
+    const onError = (err: Error): void => {
+      failure = err;
+    };
+    const onClose = (): void => {
+      finished = true;
+      cleanup();
+      if (waiting !== null && head === queue.length) {
+        const w = waiting;
+        waiting = null;
+        if (failure !== null) w.reject(failure);
+        else w.resolve({ value: undefined, done: true });
+      }
+    };
+    const cleanup = (): void => {
+      this.off('message', onMessage);
+      this.off('error', onError);
+      this.off('close', onClose);
+    };
+    this.on('message', onMessage);
+    this.on('error', onError);
+    this.on('close', onClose);
+    if (this.#closeEmitted) finished = true;
+
+    const iterator: AsyncIterableIterator<Buffer> = {
+      next: (): Promise<IteratorResult<Buffer>> => {
+        if (head < queue.length) {
+          const value = queue[head]!;
+          queue[head++] = undefined as unknown as Buffer;
+          if (head === queue.length) {
+            queue.length = 0;
+            head = 0;
+          }
+          if (this.#consumerFull && queue.length - head <= hwm / 2) {
+            this.#consumerFull = false;
+            this.#updateReading();
+          }
+          return Promise.resolve({ value, done: false });
+        }
+        if (finished) {
+          if (failure !== null) {
+            const f = failure;
+            failure = null;
+            return Promise.reject(f);
+          }
+          return Promise.resolve({ value: undefined, done: true });
+        }
+        return new Promise((resolve, reject) => {
+          waiting = { resolve, reject };
+        });
+      },
+      return: async (): Promise<IteratorResult<Buffer>> => {
+        finished = true;
+        cleanup();
+        if (this.#consumerFull) {
+          this.#consumerFull = false;
+          this.#updateReading();
+        }
+        await this.close();
+        return { value: undefined, done: true };
+      },
+      [Symbol.asyncIterator]() {
+        return iterator;
+      },
+    };
+    return iterator;
+  }
+}
+
+function checkLine(data: Uint8Array): void {
+  // The reader splits on \n, strips one trailing \r and skips blank lines: a frame that would not come
+  // back unchanged is refused here rather than silently altered.
+  if (data.length === 0) throw ipcError(ErrorCodes.INVALID_FRAME, 'An empty frame cannot be sent in lines framing (blank lines are skipped)');
+  if (data.indexOf(0x0a) !== -1) throw ipcError(ErrorCodes.INVALID_FRAME, 'A frame in lines framing must not contain a newline (\\n)');
+  if (data[data.length - 1] === 0x0d) throw ipcError(ErrorCodes.INVALID_FRAME, 'A frame in lines framing must not end in \\r (the reader strips it)');
+}
+
+function framerErrorFor(code: number, config: TransportConfig, endpoint: string): Error {
+  switch (code) {
+    case FramerError.FRAME_TOO_LARGE:
+      return ipcError(ErrorCodes.FRAME_TOO_LARGE, `${endpoint} sent a frame larger than maxFrameSize (${config.maxFrameSize} bytes)`, {
+        address: endpoint,
+        maxFrameSize: config.maxFrameSize,
+      });
+    case FramerError.PROTOCOL:
+      return ipcError(
+        ErrorCodes.PROTOCOL,
+        `${endpoint} sent a malformed Content-Length header block (missing, duplicate or non-numeric length, or over 8 KiB)`,
+        { address: endpoint },
+      );
+    default:
+      return ipcError(ErrorCodes.TRUNCATED, `${endpoint} ended the stream in the middle of a frame`, { address: endpoint });
+  }
+}

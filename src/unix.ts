@@ -1,0 +1,117 @@
+// Socket-file policy for Unix domain sockets: length limits, stale files, owner-only creation and
+// removal. The native side only opens, binds and connects descriptors.
+import fs = require('node:fs');
+import os = require('node:os');
+import path = require('node:path');
+import { ErrorCodes, ipcError, systemError } from './errors';
+import { constants, probeUnix, type NativeStream } from './native';
+
+const E = os.constants.errno;
+
+/** The longest socket path this platform takes, in bytes (107 on Linux, 103 on macOS). */
+export const MAX_UNIX_PATH = constants.maxUnixPath;
+
+export function pathTooLong(bytes: Buffer, display: string): Error | null {
+  // An abstract name carries a leading NUL but no terminating one, so it may use every byte.
+  const limit = bytes[0] === 0 ? MAX_UNIX_PATH + 1 : MAX_UNIX_PATH;
+  if (bytes.length <= limit) return null;
+  return ipcError(
+    ErrorCodes.PATH_TOO_LONG,
+    `Socket path ${display} is ${bytes.length} bytes; this platform allows at most ${limit} (sun_path)`,
+    { address: display, limit },
+  );
+}
+
+/** What is at `file` now: nothing, a stale socket from a dead server, or something we must not touch. */
+export function checkExisting(file: string, display: string): Error | null {
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+  if (!st.isSocket()) {
+    return ipcError(ErrorCodes.NOT_A_SOCKET, `listen: ${display} exists and is not a socket; refusing to replace it`, {
+      address: display,
+      syscall: 'listen',
+    });
+  }
+  const r = probeUnix(Buffer.from(file));
+  // Refused means nobody listens: a dead server left it. Anything that connected (or found the
+  // backlog full, EAGAIN) is alive.
+  if (r === -E.ECONNREFUSED) {
+    try {
+      fs.unlinkSync(file);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+    return null;
+  }
+  if (r === 0 || r === -E.EAGAIN) {
+    const err = systemError('listen', -E.EADDRINUSE, display);
+    err.message = `listen EADDRINUSE ${display}: another server is listening on it`;
+    return err;
+  }
+  return systemError('listen', r, display);
+}
+
+export interface BoundFile {
+  dev: number;
+  ino: number;
+}
+
+/**
+ * Binds `handle` at `file` with `mode`, so that no other user can connect at any moment: the socket is
+ * bound inside a fresh 0700 directory beside the target, given its mode there, then hard-linked into
+ * place (link, unlike rename, never replaces a file that appeared meanwhile).
+ */
+export function bindFile(handle: NativeStream, file: string, mode: number, display: string): BoundFile | Error {
+  const dir = path.dirname(file);
+  let tmp: string;
+  try {
+    tmp = fs.mkdtempSync(path.join(dir, `.sipc-`));
+  } catch (e) {
+    return systemError('bind', (e as NodeJS.ErrnoException).errno ?? -E.EACCES, display);
+  }
+  const inner = path.join(tmp, 's');
+  let dirFd = -1;
+  try {
+    let bindPath = inner;
+    // The private directory lengthens the path; when that no longer fits sun_path, reach the directory
+    // through its descriptor instead (Linux).
+    if (Buffer.byteLength(inner) > MAX_UNIX_PATH && process.platform === 'linux') {
+      dirFd = fs.openSync(tmp, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+      bindPath = `/proc/self/fd/${dirFd}/s`;
+    }
+    const r = handle.bindUnix(Buffer.from(bindPath));
+    if (r < 0) return systemError('bind', r, display);
+    fs.chmodSync(inner, mode);
+    try {
+      fs.linkSync(inner, file);
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      if (err.code === 'EEXIST') {
+        const inUse = systemError('listen', -E.EADDRINUSE, display);
+        inUse.message = `listen EADDRINUSE ${display}: the path was taken while binding`;
+        return inUse;
+      }
+      return systemError('bind', err.errno ?? -1, display);
+    }
+    const st = fs.lstatSync(file);
+    return { dev: st.dev, ino: st.ino };
+  } finally {
+    if (dirFd >= 0) fs.closeSync(dirFd);
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/** Removes the socket file if it is still the one we created (another server may have replaced it). */
+export function unlinkIfOurs(file: string, bound: BoundFile): void {
+  try {
+    const st = fs.lstatSync(file);
+    if (st.dev === bound.dev && st.ino === bound.ino) fs.unlinkSync(file);
+  } catch {
+    // Already gone: nothing to do.
+  }
+}
