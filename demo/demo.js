@@ -73,6 +73,11 @@ function us(ns) {
   return `${(ns / 1e3).toFixed(1)} us`;
 }
 
+// How many times better ours is, worded the right way round either way.
+function compare(factor, better, worse) {
+  return factor >= 1 ? `${factor.toFixed(1)}x ${better}` : `${(1 / factor).toFixed(1)}x ${worse}`;
+}
+
 function perSec(n) {
   return n >= 1e6 ? `${(n / 1e6).toFixed(2)} M/s` : `${(n / 1e3).toFixed(0)} k/s`;
 }
@@ -86,9 +91,9 @@ async function main() {
 
   const rows = [
     ['', 'this package', 'node:net', ''],
-    ['round trip p50', us(ours.p50), us(net.p50), `${(net.p50 / ours.p50).toFixed(1)}x faster`],
-    ['round trip p99', us(ours.p99), us(net.p99), `${(net.p99 / ours.p99).toFixed(1)}x faster`],
-    ['frames sent per second', perSec(ours.framesPerSec), perSec(net.framesPerSec), `${(ours.framesPerSec / net.framesPerSec).toFixed(1)}x more`],
+    ['round trip p50', us(ours.p50), us(net.p50), compare(net.p50 / ours.p50, 'faster', 'slower')],
+    ['round trip p99', us(ours.p99), us(net.p99), compare(net.p99 / ours.p99, 'faster', 'slower')],
+    ['frames sent per second', perSec(ours.framesPerSec), perSec(net.framesPerSec), compare(ours.framesPerSec / net.framesPerSec, 'more', 'fewer')],
   ];
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   for (const row of rows) console.log(row.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('   '));

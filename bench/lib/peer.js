@@ -26,7 +26,8 @@ function report(result) {
   process.stdout.write(`${JSON.stringify({ ...result, maxRSSKiB: maxRSS })}\n`);
 }
 
-// A close that never completes is a bug worth seeing, but not a reason to hang the run.
+// Waits for close(), but not forever: how long a graceful close takes is not what this process
+// measures, and a close that never finishes must not hang the run.
 function closeSoon(conn) {
   return Promise.race([
     conn.close(),
