@@ -61,6 +61,9 @@ export const DEFAULTS: Readonly<TransportConfig> = Object.freeze({
 export const CONNECT_DEFAULTS = Object.freeze({ connectTimeout: 10_000 });
 export const LISTEN_DEFAULTS = Object.freeze({ mode: 0o600, backlog: 511 });
 
+/** The largest value `maxFrameSize` may take. */
+export const MAX_FRAME_SIZE_LIMIT = 1024 * 1024 * 1024;
+
 const FRAMINGS: readonly Framing[] = ['length-prefixed', 'lines', 'content-length'];
 const TRANSPORT_KEYS = Object.keys(DEFAULTS);
 const CONNECT_KEYS = [...TRANSPORT_KEYS, 'connectTimeout', 'signal'];
@@ -93,8 +96,9 @@ export function transportConfig(raw: unknown, allowedKeys = TRANSPORT_KEYS, what
   if (!FRAMINGS.includes(framing as Framing)) {
     throw argValueError(`options.framing must be one of ${FRAMINGS.map((f) => `'${f}'`).join(', ')}. Received ${String(framing)}`);
   }
-  // A length prefix is 32 bits; frame lengths travel through uint32 slots in native code too.
-  const maxFrameSize = int(o, 'maxFrameSize', 1, 0xffff_ffff, DEFAULTS.maxFrameSize);
+  // Frame offsets travel through uint32 slots in native code, and a line of unknown length may need a
+  // read buffer of twice its size: 1 GiB keeps both far from overflow.
+  const maxFrameSize = int(o, 'maxFrameSize', 1, MAX_FRAME_SIZE_LIMIT, DEFAULTS.maxFrameSize);
   const writableHighWaterMark = int(o, 'writableHighWaterMark', 1, 2 ** 40, DEFAULTS.writableHighWaterMark);
   const maxBufferedBytes = int(o, 'maxBufferedBytes', 1, 2 ** 40, Math.max(DEFAULTS.maxBufferedBytes, writableHighWaterMark));
   if (maxBufferedBytes < writableHighWaterMark) {

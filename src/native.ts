@@ -48,7 +48,9 @@ interface Binding {
   probeUnix(path: Buffer): number;
 }
 
-const binding = nodeGypBuild(path.join(__dirname, '..')) as Binding;
+// SYMPHONY_IPC_ADDON names an addon file to load instead, such as a sanitizer build used by the tests.
+const override = process.env.SYMPHONY_IPC_ADDON;
+const binding = (override ? require(path.resolve(override)) : nodeGypBuild(path.join(__dirname, '..'))) as Binding;
 
 // An addon built against other libuv headers than the running Node's would corrupt memory; refuse it.
 if (binding.constants.uvPipeSize !== binding.constants.builtPipeSize) {
