@@ -371,9 +371,14 @@ void Stream::ProcessSlab() {
   size_t need = r.pending_header + r.pending_payload;
   if (r.pending_payload > 0 && need > slab_size_) {
     // Too big for a slab: read the payload straight into a buffer of exactly its size.
+    // Node's Buffer allocator skips zero-filling. That is safe here and only here: the frame fills the
+    // buffer to its last byte before JS can see it. (Slabs are zero-filled, since JS can see their
+    // unwritten tail through frame.buffer.)
     void* data;
+    napi_value buffer;
     napi_value ab;
-    if (napi_create_arraybuffer(Env(), r.pending_payload, &data, &ab) != napi_ok) {
+    if (napi_create_buffer(Env(), r.pending_payload, &data, &buffer) != napi_ok ||
+        napi_get_typedarray_info(Env(), buffer, nullptr, nullptr, nullptr, &ab, nullptr) != napi_ok) {
       EndRead(UV_ENOMEM, FramerError::kNone);
       return;
     }

@@ -40,7 +40,9 @@ int MakeSocket(int* fd_out) {
 
 int FillAddress(const char* path, size_t len, sockaddr_un* addr, socklen_t* addr_len) {
   if (len == 0) return -EINVAL;
-  if (len > MaxUnixPath()) return -ENAMETOOLONG;
+  // An abstract name (leading NUL) needs no terminating NUL, so it may fill sun_path to the last byte.
+  size_t limit = path[0] == '\0' ? MaxUnixPath() + 1 : MaxUnixPath();
+  if (len > limit) return -ENAMETOOLONG;
   std::memset(addr, 0, sizeof(*addr));
   addr->sun_family = AF_UNIX;
   std::memcpy(addr->sun_path, path, len);

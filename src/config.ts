@@ -92,7 +92,7 @@ function options(value: unknown): Record<string, unknown> {
 export function transportConfig(raw: unknown, allowedKeys = TRANSPORT_KEYS, what = 'a transport'): TransportConfig {
   const o = options(raw);
   checkKeys(o, allowedKeys, what);
-  const framing = o.framing ?? DEFAULTS.framing;
+  const framing = o.framing === undefined ? DEFAULTS.framing : o.framing;
   if (!FRAMINGS.includes(framing as Framing)) {
     throw argValueError(`options.framing must be one of ${FRAMINGS.map((f) => `'${f}'`).join(', ')}. Received ${String(framing)}`);
   }

@@ -77,6 +77,7 @@ export class Transport extends EventEmitter {
   #handleClosing = false;
   #handleClosed = false;
   #closeEmitted = false;
+  #closedLocally = false;
   #closeTimer: NodeJS.Timeout | null = null;
   #closePromise: Promise<void> | null = null;
   #resolveClose: (() => void) | null = null;
@@ -384,16 +385,20 @@ export class Transport extends EventEmitter {
    * `closeTimeout`), then closes. Idempotent; resolves, never rejects, once the handle is closed.
    */
   close(): Promise<void> {
+    this.#closedLocally = true;
     this.#closePromise ??= new Promise<void>((resolve) => {
       this.#resolveClose = resolve;
     });
-    if (this.#handleClosed) this.#resolveClose?.();
-    else if (this.#state === 'open') this.#beginClose();
+    if (this.#handleClosed) {
+      this.#resolveClose?.();
+      this.#emitClose();
+    } else if (this.#state === 'open') this.#beginClose();
     return this.#closePromise;
   }
 
   /** Closes at once. Frames not yet written are dropped; with `err`, it is emitted as `'error'` first. */
   destroy(err?: Error): void {
+    this.#closedLocally = true;
     if (this.#handleClosing) return;
     if (err !== undefined && this.#error === null) this.#error = err;
     this.#state = 'closing';
@@ -466,8 +471,15 @@ export class Transport extends EventEmitter {
 
   #emitClose(): void {
     if (this.#closeEmitted) return;
-    // Frames already received are delivered before 'close', unless an error ended the connection.
-    if (this.#error === null && this.#backlogHead < this.#backlog.length) return;
+    // Frames already received are delivered before 'close': held while paused until resume(), or,
+    // when the peer ended the connection, until a 'message' listener is attached. Closing it ourselves
+    // with nobody listening means nobody wants them; an error means the stream cannot be trusted.
+    if (this.#error === null && this.#backlogHead < this.#backlog.length) {
+      const listening = this.listenerCount('message') > 0;
+      if ((this.#paused && listening) || (!listening && !this.#closedLocally)) return;
+    }
+    this.#backlog = [];
+    this.#backlogHead = 0;
     this.#closeEmitted = true;
     const err = this.#error;
     if (err !== null) this.emit('error', err);

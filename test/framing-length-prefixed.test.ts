@@ -161,6 +161,31 @@ describe('length-prefixed: sending', () => {
   });
 });
 
+describe('length-prefixed: sending views and reused buffers', () => {
+  it('sends only the bytes of a Uint8Array view, small or large', async () => {
+    const { transport, peer } = await clientWithRawServer();
+    const backing = pattern(100_000, 4);
+    const small = backing.subarray(10, 1010);
+    const large = new Uint8Array(backing.buffer, backing.byteOffset + 5000, 40_000);
+    transport.send(small);
+    transport.send(large);
+    await transport.close();
+    await waitFor(() => peer.ended, 'the peer to see our end');
+    expect(sameBytes(peer.bytes(), Buffer.concat([lp(Buffer.from(small)), lp(Buffer.from(large))]))).toBe('equal');
+  });
+
+  it('copies a small frame at send(), so the caller may reuse its buffer at once', async () => {
+    const { transport, peer } = await clientWithRawServer();
+    const buf = Buffer.from('original');
+    transport.send(buf);
+    buf.write('modified');
+    transport.send(buf);
+    await transport.close();
+    await waitFor(() => peer.ended, 'the peer to see our end');
+    expect(peer.bytes().toString('latin1')).toBe(lp('original').toString('latin1') + lp('modified').toString('latin1'));
+  });
+});
+
 describe('length-prefixed: frames are Buffer views', () => {
   it('backs each frame with an ArrayBuffer that small frames from one read share', async () => {
     const { rec, peer } = await serverWithRawClient();
@@ -177,24 +202,36 @@ describe('length-prefixed: frames are Buffer views', () => {
 
   it("never changes a delivered frame's bytes as later frames arrive", async () => {
     const { rec, peer } = await serverWithRawClient();
-    const early = [pattern(100, 10), pattern(3000, 11), pattern(70_000, 12)];
-    peer.sock.write(Buffer.concat(early.map((p) => lp(p))));
+    // One frame larger than a read slab (read into a buffer of its own), then two small frames that
+    // share the start of a fresh slab.
+    const early = [pattern(70_000, 10), pattern(100, 11), pattern(3000, 12)];
+    peer.sock.write(lp(early[0]!));
+    await rec.waitMessages(1);
+    peer.sock.write(Buffer.concat([lp(early[1]!), lp(early[2]!)]));
     await rec.waitMessages(3);
+    expect(rec.messages[1]!.buffer).toBe(rec.messages[2]!.buffer);
     const kept = rec.messages.slice(0, 3);
-    // 10 MiB more, as small frames (which reuse read slabs) and some large ones, in several writes.
+    // 10 MiB more. First as small frames in writes that each end on a frame boundary, so reads end on
+    // one too and a read slab fills up with nothing left over (the moment a reader could be tempted to
+    // reuse it); then in large writes that cut frames anywhere.
     const later: Buffer[] = [];
     for (let i = 0; i < 10 * 1024; i++) later.push(pattern(i % 97 === 0 ? 9000 : 1000, 100 + i));
     let total = 0;
     for (const p of later) total += p.length;
     expect(total).toBeGreaterThanOrEqual(10 * 1024 * 1024);
-    const wire = Buffer.concat(later.map((p) => lp(p)));
-    for (let off = 0; off < wire.length; off += 1024 * 1024) {
-      peer.sock.write(wire.subarray(off, off + 1024 * 1024));
+    const half = later.length / 2;
+    for (let i = 0; i < half; i += 8) {
+      peer.sock.write(Buffer.concat(later.slice(i, i + 8).map((p) => lp(p))));
+      await gap();
+    }
+    const rest = Buffer.concat(later.slice(half).map((p) => lp(p)));
+    for (let off = 0; off < rest.length; off += 1024 * 1024) {
+      peer.sock.write(rest.subarray(off, off + 1024 * 1024));
       await gap();
     }
     await rec.waitMessages(3 + later.length);
     for (let i = 0; i < 3; i++) expect(sameBytes(kept[i]!, early[i]!)).toBe('equal');
-    // The later frames arrived intact too.
+    // Every later frame is intact too, checked only now that all of them have arrived.
     for (let i = 0; i < later.length; i++) {
       if (!rec.messages[3 + i]!.equals(later[i]!)) throw new Error(`later frame ${i} differs`);
     }

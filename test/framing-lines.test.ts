@@ -92,6 +92,20 @@ describe('lines: receiving', () => {
     expect(rec.log).toEqual(['message', 'message', 'close']);
   });
 
+  it('delivers thousands of lines and then the final unterminated one, all from one write ended at once', async () => {
+    const { rec, peer } = await serverWithRawClient(LINES);
+    const N = 8000;
+    peer.sock.end(Array.from({ length: N }, (_, i) => `${i}\n`).join('') + 'tail');
+    await waitClosed(rec);
+    expect(rec.messages.length).toBe(N + 1);
+    for (let i = 0; i < N; i++) {
+      if (rec.messages[i]!.toString() !== String(i)) throw new Error(`line ${i}: got ${rec.messages[i]!.toString()}`);
+    }
+    expect(rec.messages[N]!.toString()).toBe('tail');
+    expect(rec.errors).toEqual([]);
+    expect(rec.closes).toBe(1);
+  });
+
   it('strips a trailing \\r from the final line at EOF and skips a blank remainder', async () => {
     const { rec, peer } = await serverWithRawClient(LINES);
     await writeParts(peer.sock, ['x\n', 'final\r']);
@@ -159,6 +173,7 @@ describe('lines: sending', () => {
       thrown = e;
     }
     expect(thrown).toBeInstanceOf(Error);
+    expect((thrown as Error).name).toBe('TransportError');
     expect((thrown as { code?: string }).code).toBe('ERR_IPC_INVALID_FRAME');
     expect(transport.state).toBe('open');
     expect(transport.stats.framesOut).toBe(0);

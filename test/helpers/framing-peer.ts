@@ -64,10 +64,15 @@ export async function writeParts(sock: net.Socket, parts: Array<Buffer | Uint8Ar
   }
 }
 
-/** Polls `cond` every loop turn until it holds; throws (with `what`) after WAIT_MS. */
-export async function waitFor(cond: () => boolean, what: string): Promise<void> {
+/**
+ * Polls `cond` every millisecond until it holds; throws (with `what`) after WAIT_MS, or at once when
+ * `hopeless()` says it never will.
+ */
+export async function waitFor(cond: () => boolean, what: string, hopeless: () => string | null = () => null): Promise<void> {
   const deadline = Date.now() + WAIT_MS;
   while (!cond()) {
+    const why = hopeless();
+    if (why !== null) throw new Error(`gave up waiting for ${what}: ${why}`);
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(1);
   }
@@ -93,7 +98,13 @@ export function record(t: Transport): Recorder {
     closes: 0,
     log: [],
     closed: new Promise<void>((resolve) => (onClose = resolve)),
-    waitMessages: (n) => waitFor(() => rec.messages.length >= n, `${n} messages (have ${rec.messages.length})`),
+    waitMessages: (n) =>
+      waitFor(
+        () => rec.messages.length >= n,
+        `${n} messages`,
+        // Once closed, no more frames come: say so at once, with the error if there was one.
+        () => (rec.closes > 0 ? `closed after ${rec.messages.length} messages${rec.errors[0] ? ` with ${String(rec.errors[0])}` : ''}` : null),
+      ),
   };
   t.on('message', (m: Buffer) => {
     rec.messages.push(m);

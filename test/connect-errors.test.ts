@@ -1,0 +1,323 @@
+// How connect() fails: each failure rejects once with an error in Node's shape (`connect ENOENT /path`,
+// with code, errno, syscall and address), and a wrong argument throws at the call.
+import { describe, it, expect, afterEach } from 'vitest';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { once } from 'node:events';
+import { connect, listen, TransportError, MAX_UNIX_PATH, type Transport } from '../dist/index.js';
+import { LineChild, abstractName, makeStaleSocket, mkTemp, python, rmTemp } from './helpers/interop-util';
+
+const E = os.constants.errno;
+let dir: string | undefined;
+const cleanups: (() => unknown)[] = [];
+
+function tmp(): string {
+  dir ??= mkTemp('sipc-connerr-');
+  return dir;
+}
+
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+  if (dir) rmTemp(dir);
+  dir = undefined;
+});
+
+/** The error a connect promise rejects with; fails the test (and closes the transport) if it resolves. */
+async function rejection(p: Promise<Transport>): Promise<TransportError & Error> {
+  try {
+    const t = await p;
+    t.destroy();
+  } catch (e) {
+    return e as TransportError;
+  }
+  throw new Error('connect() resolved; expected it to reject');
+}
+
+function expectSystemError(err: unknown, code: string, address: string): void {
+  expect(err).toBeInstanceOf(TransportError);
+  const e = err as TransportError;
+  expect(e.name).toBe('TransportError');
+  expect(e.code).toBe(code);
+  expect(e.errno).toBe(-E[code as keyof typeof E]);
+  expect(e.syscall).toBe('connect');
+  expect(e.address).toBe(address);
+  expect(e.message).toBe(`connect ${code} ${address}`);
+}
+
+/** A Python listener whose backlog is full: a connect to it can neither succeed nor be refused. */
+async function fullBacklog(address: string): Promise<LineChild> {
+  const p = python(['backlog', address], 'pipe');
+  cleanups.push(() => p.kill());
+  const ready = await p.next('READY');
+  expect(Number(ready.split(' ')[1])).toBeGreaterThan(0);
+  return p;
+}
+
+describe('system errors', () => {
+  it('ENOENT for a path where nothing exists', async () => {
+    const file = path.join(tmp(), 'missing.sock');
+    expectSystemError(await rejection(connect(`unix:${file}`)), 'ENOENT', file);
+  });
+
+  it('ENOENT for a bare absolute path too, reported as given', async () => {
+    const file = path.join(tmp(), 'missing2.sock');
+    expectSystemError(await rejection(connect(file)), 'ENOENT', file);
+  });
+
+  it('ECONNREFUSED for a stale socket file nobody listens on', async () => {
+    const file = path.join(tmp(), 'stale.sock');
+    await makeStaleSocket(file);
+    expect(fs.lstatSync(file).isSocket()).toBe(true);
+    expectSystemError(await rejection(connect(`unix:${file}`)), 'ECONNREFUSED', file);
+    // connect() must not remove or alter someone else's file.
+    expect(fs.lstatSync(file).isSocket()).toBe(true);
+  });
+
+  it('ECONNREFUSED for the socket file of a node:net server that was killed', async () => {
+    const file = path.join(tmp(), 'killed.sock');
+    const owner = new LineChild(process.execPath, [
+      '-e',
+      `require('net').createServer().listen(${JSON.stringify(file)}, () => console.log('READY'))`,
+    ]);
+    cleanups.push(() => owner.kill());
+    await owner.next('READY');
+    owner.child.kill('SIGKILL');
+    expect((await owner.exited).signal).toBe('SIGKILL');
+    expect(fs.lstatSync(file).isSocket()).toBe(true);
+    expectSystemError(await rejection(connect(`unix:${file}`)), 'ECONNREFUSED', file);
+  });
+
+  it('ECONNREFUSED for a regular file (Linux), which is left unchanged', async () => {
+    const file = path.join(tmp(), 'plain.txt');
+    fs.writeFileSync(file, 'not a socket');
+    expectSystemError(await rejection(connect(`unix:${file}`)), 'ECONNREFUSED', file);
+    expect(fs.readFileSync(file, 'utf8')).toBe('not a socket');
+  });
+
+  it('ENOTDIR when a parent of the path is a regular file', async () => {
+    const parent = path.join(tmp(), 'file');
+    fs.writeFileSync(parent, '');
+    const file = path.join(parent, 'x.sock');
+    expectSystemError(await rejection(connect(`unix:${file}`)), 'ENOTDIR', file);
+  });
+
+  it('ECONNREFUSED for an abstract name nobody listens on, with the address as @name', async () => {
+    const name = abstractName('nobody');
+    expectSystemError(await rejection(connect(`unix:@${name}`)), 'ECONNREFUSED', `@${name}`);
+  });
+
+  it('a failed connect does not disturb a later successful one to the same path', async () => {
+    const file = path.join(tmp(), 'later.sock');
+    expectSystemError(await rejection(connect(`unix:${file}`)), 'ENOENT', file);
+    const server = await listen(`unix:${file}`);
+    cleanups.push(() => server.close());
+    const t = await connect(`unix:${file}`);
+    cleanups.push(() => t.destroy());
+    expect(t.state).toBe('open');
+  });
+});
+
+describe('path too long', () => {
+  it('rejects a 108-byte path with ERR_IPC_PATH_TOO_LONG naming the limit of 107', async () => {
+    const base = tmp() + '/';
+    const file = base + 'p'.repeat(MAX_UNIX_PATH + 1 - Buffer.byteLength(base));
+    expect(Buffer.byteLength(file)).toBe(108);
+    expect(MAX_UNIX_PATH).toBe(107);
+    const err = await rejection(connect(`unix:${file}`));
+    expect(err).toBeInstanceOf(TransportError);
+    expect(err.code).toBe('ERR_IPC_PATH_TOO_LONG');
+    expect(err.address).toBe(file);
+    expect(err.message).toContain('107');
+    expect(err.message).toContain(file);
+    expect((err as unknown as { limit: number }).limit).toBe(107);
+  });
+
+  it('counts bytes, not characters: 54 two-byte characters are 108 bytes', async () => {
+    const file = '/' + 'é'.repeat(53) + 'x';
+    expect(file.length).toBe(55);
+    expect(Buffer.byteLength(file)).toBe(108);
+    const err = await rejection(connect(`unix:${file}`));
+    expect(err.code).toBe('ERR_IPC_PATH_TOO_LONG');
+  });
+
+  it('a 107-byte path is not too long (it fails only because nothing is there)', async () => {
+    const base = tmp() + '/';
+    const file = base + 'q'.repeat(MAX_UNIX_PATH - Buffer.byteLength(base));
+    expect(Buffer.byteLength(file)).toBe(107);
+    expectSystemError(await rejection(connect(`unix:${file}`)), 'ENOENT', file);
+  });
+
+  it('rejects an abstract name longer than sun_path allows (108 characters after the NUL)', async () => {
+    const name = 'n'.repeat(MAX_UNIX_PATH + 1);
+    const err = await rejection(connect(`unix:@${name}`));
+    expect(err.code).toBe('ERR_IPC_PATH_TOO_LONG');
+    expect(err.address).toBe(`@${name}`);
+  });
+});
+
+describe('timeout and abort', () => {
+  it('connectTimeout ends a connect that cannot complete (listener backlog full) with ERR_IPC_CONNECT_TIMEOUT', async () => {
+    const name = abstractName('backlog');
+    await fullBacklog(`@${name}`);
+    const err = await rejection(connect(`unix:@${name}`, { connectTimeout: 150 }));
+    expect(err).toBeInstanceOf(TransportError);
+    expect(err.code).toBe('ERR_IPC_CONNECT_TIMEOUT');
+    expect(err.syscall).toBe('connect');
+    expect(err.address).toBe(`@${name}`);
+    expect(err.message).toContain('150 ms');
+  });
+
+  it('an already aborted signal rejects with an AbortError carrying the reason', async () => {
+    const file = path.join(tmp(), 'never.sock');
+    const server = await listen(`unix:${file}`);
+    cleanups.push(() => server.close());
+    let connections = 0;
+    server.on('connection', () => connections++);
+    const reason = new Error('changed my mind');
+    const err = await rejection(connect(`unix:${file}`, { signal: AbortSignal.abort(reason) }));
+    expect(err).not.toBeInstanceOf(TransportError);
+    expect(err.name).toBe('AbortError');
+    expect(err.code).toBe('ABORT_ERR');
+    expect((err as Error).cause).toBe(reason);
+    // A round trip on a second connection: had the aborted one been made, its accept would come first.
+    const accepted = once(server, 'connection');
+    const t = await connect(`unix:${file}`);
+    cleanups.push(() => t.destroy());
+    await accepted;
+    expect(connections).toBe(1);
+  });
+
+  it('aborting while the connect waits on a full backlog rejects with an AbortError', async () => {
+    const name = abstractName('abort');
+    await fullBacklog(`@${name}`);
+    const ac = new AbortController();
+    const p = connect(`unix:@${name}`, { signal: ac.signal, connectTimeout: 20_000 });
+    let settled = false;
+    p.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    await new Promise((r) => setTimeout(r, 30));
+    expect(settled).toBe(false);
+    ac.abort();
+    const err = await rejection(p);
+    expect(err.name).toBe('AbortError');
+    expect(err.code).toBe('ABORT_ERR');
+  });
+
+  it('aborting a TCP connect in flight rejects with an AbortError and never opens a connection', async () => {
+    const server = net.createServer();
+    let accepted = 0;
+    server.on('connection', (s) => {
+      accepted++;
+      s.destroy();
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+    const port = (server.address() as net.AddressInfo).port;
+    const ac = new AbortController();
+    const p = connect(`tcp:localhost:${port}`, { signal: ac.signal });
+    ac.abort();
+    const err = await rejection(p);
+    expect(err.name).toBe('AbortError');
+    // A connection made after the abort would reach the server before this one.
+    const s = net.connect(port, '127.0.0.1');
+    await once(s, 'connect');
+    await once(s, 'close');
+    expect(accepted).toBe(1);
+  });
+});
+
+describe('invalid arguments throw synchronously', () => {
+  const file = '/tmp/sipc-never-used.sock';
+
+  function thrown(fn: () => unknown): Error & { code?: string } {
+    try {
+      const r = fn();
+      if (r instanceof Promise) r.catch(() => {});
+    } catch (e) {
+      return e as Error & { code?: string };
+    }
+    throw new Error('expected a synchronous throw');
+  }
+
+  it('an unknown option is a TypeError with code ERR_INVALID_ARG_VALUE', () => {
+    const err = thrown(() => connect(`unix:${file}`, { bogus: 1 } as never));
+    expect(err).toBeInstanceOf(TypeError);
+    expect(err.code).toBe('ERR_INVALID_ARG_VALUE');
+    expect(err.message).toContain('bogus');
+  });
+
+  it('a listen-only option given to connect() is unknown there', () => {
+    const err = thrown(() => connect(`unix:${file}`, { mode: 0o600 } as never));
+    expect(err).toBeInstanceOf(TypeError);
+    expect(err.code).toBe('ERR_INVALID_ARG_VALUE');
+  });
+
+  it('maxFrameSize: -1 is a RangeError', () => {
+    const err = thrown(() => connect(`unix:${file}`, { maxFrameSize: -1 }));
+    expect(err).toBeInstanceOf(RangeError);
+    expect(err.code).toBe('ERR_OUT_OF_RANGE');
+    expect(err.message).toContain('maxFrameSize');
+  });
+
+  it("framing: 'xml' is a TypeError", () => {
+    const err = thrown(() => connect(`unix:${file}`, { framing: 'xml' as never }));
+    expect(err).toBeInstanceOf(TypeError);
+    expect(err.code).toBe('ERR_INVALID_ARG_VALUE');
+    expect(err.message).toContain('xml');
+  });
+
+  it('connectTimeout: 0 is a RangeError and a string connectTimeout a TypeError', () => {
+    expect(thrown(() => connect(`unix:${file}`, { connectTimeout: 0 }))).toBeInstanceOf(RangeError);
+    const err = thrown(() => connect(`unix:${file}`, { connectTimeout: '5' as never }));
+    expect(err).toBeInstanceOf(TypeError);
+    expect(err.code).toBe('ERR_INVALID_ARG_TYPE');
+  });
+
+  it('a signal that is not an AbortSignal is a TypeError', () => {
+    const err = thrown(() => connect(`unix:${file}`, { signal: {} as never }));
+    expect(err).toBeInstanceOf(TypeError);
+    expect(err.code).toBe('ERR_INVALID_ARG_TYPE');
+  });
+
+  it('options that are not an object are a TypeError', () => {
+    const err = thrown(() => connect(`unix:${file}`, 'fast' as never));
+    expect(err).toBeInstanceOf(TypeError);
+    expect(err.code).toBe('ERR_INVALID_ARG_TYPE');
+  });
+
+  it.each([
+    ['an empty string', ''],
+    ['a relative path', 'relative/path.sock'],
+    ['an unknown scheme', 'http://localhost:80'],
+    ['tcp: without a port', 'tcp:localhost'],
+    ['a non-numeric port', 'tcp:127.0.0.1:http'],
+    ['a port past 65535', 'tcp:127.0.0.1:65536'],
+    ['a NUL in a path', 'unix:/tmp/a\0b.sock'],
+  ])('%s is a TypeError with code ERR_INVALID_ARG_VALUE', (_what, endpoint) => {
+    const err = thrown(() => connect(endpoint));
+    expect(err).toBeInstanceOf(TypeError);
+    expect(err.code).toBe('ERR_INVALID_ARG_VALUE');
+  });
+
+  it.each([
+    ['unix: with no path', 'unix:'],
+    ['unix:@ with no name', 'unix:@'],
+    ['a number', 42],
+    ['null', null],
+  ])('%s is a TypeError with code ERR_INVALID_ARG_TYPE', (_what, endpoint) => {
+    const err = thrown(() => connect(endpoint as never));
+    expect(err).toBeInstanceOf(TypeError);
+    expect(err.code).toBe('ERR_INVALID_ARG_TYPE');
+  });
+
+  it('an endpoint object of an unknown type is a TypeError', () => {
+    const err = thrown(() => connect({ type: 'pigeon' } as never));
+    expect(err).toBeInstanceOf(TypeError);
+    expect(err.code).toBe('ERR_INVALID_ARG_VALUE');
+  });
+});

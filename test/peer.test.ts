@@ -1,0 +1,207 @@
+// Peer credentials (SO_PEERCRED) on both ends of a unix connection, and allowPeer, which turns a peer
+// away before any frame it sent is read.
+import { describe, it, expect, afterEach } from 'vitest';
+import * as path from 'node:path';
+import { once } from 'node:events';
+import { connect, listen, type Peer, type Server, type Transport } from '../dist/index.js';
+import { HELPERS, LineChild, abstractName, mkTemp, python, rmTemp } from './helpers/interop-util';
+
+let dir: string | undefined;
+const cleanups: (() => unknown)[] = [];
+
+function sock(name = 'p.sock'): string {
+  dir ??= mkTemp('sipc-peer-');
+  return path.join(dir, name);
+}
+
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+  if (dir) rmTemp(dir);
+  dir = undefined;
+});
+
+const ME: Peer = { pid: process.pid, uid: process.getuid!(), gid: process.getgid!() };
+
+async function serve(endpoint: string, opts: Parameters<typeof listen>[1] = {}): Promise<{ server: Server; accepted: Transport[] }> {
+  const server = await listen(endpoint, opts);
+  cleanups.push(() => server.close());
+  const accepted: Transport[] = [];
+  server.on('connection', (t: Transport) => {
+    accepted.push(t);
+    t.on('message', (f: Buffer) => t.send(f));
+  });
+  return { server, accepted };
+}
+
+function nodeChild(endpoint: string, text: string): LineChild {
+  const c = new LineChild(process.execPath, [path.join(HELPERS, 'interop-client.js'), endpoint, text]);
+  cleanups.push(() => c.kill());
+  return c;
+}
+
+describe('transport.peer', () => {
+  it.each([
+    ['a socket file', () => `unix:${sock()}`],
+    ['an abstract name', () => `unix:@${abstractName('peer')}`],
+  ])('is this process on both ends of a connection within one process (%s)', async (_what, endpoint) => {
+    const ep = endpoint();
+    const { server } = await serve(ep);
+    const accepted = once(server, 'connection') as Promise<[Transport]>;
+    const client = await connect(ep);
+    cleanups.push(() => client.destroy());
+    const [serverSide] = await accepted;
+    expect(client.peer).toEqual(ME);
+    expect(serverSide.peer).toEqual(ME);
+  });
+
+  it('names a Node child process client by its pid, and the child sees our pid', async () => {
+    const file = sock();
+    const { server, accepted } = await serve(`unix:${file}`);
+    const child = nodeChild(`unix:${file}`, 'from node child');
+    const peerLine = await child.next('PEER ');
+    expect(JSON.parse(peerLine.slice(5))).toEqual(ME);
+    expect(await child.next('ECHO ')).toBe('ECHO from node child');
+    expect((await child.exited).code).toBe(0);
+    expect(accepted).toHaveLength(1);
+    expect(accepted[0]!.peer).toEqual({ pid: child.pid, uid: ME.uid, gid: ME.gid });
+    expect(accepted[0]!.peer!.pid).not.toBe(process.pid);
+    expect(server.connections).toBe(0);
+  });
+
+  it('names a Python server by its pid on our client, and our pid is what the Python side would see', async () => {
+    const file = sock();
+    const p = python(['server', file, 'length-prefixed']);
+    cleanups.push(() => p.kill());
+    await p.next('READY');
+    const t = await connect(`unix:${file}`);
+    cleanups.push(() => t.destroy());
+    expect(t.peer).toEqual({ pid: p.pid, uid: ME.uid, gid: ME.gid });
+    await t.close();
+    expect(await p.next('DONE')).toBe('DONE 0 0');
+  });
+
+  it('names a Python client by its pid on our server', async () => {
+    const file = sock();
+    const { accepted } = await serve(`unix:${file}`);
+    const p = python(['client', file, 'length-prefixed', Buffer.from('x').toString('hex')]);
+    cleanups.push(() => p.kill());
+    expect(await p.next('FRAME')).toBe('FRAME 78');
+    expect((await p.exited).code).toBe(0);
+    expect(accepted.map((t) => t.peer)).toEqual([{ pid: p.pid, uid: ME.uid, gid: ME.gid }]);
+  });
+});
+
+describe('allowPeer', () => {
+  it('returning false ends the connection before anything it sent is read; refused fires once', async () => {
+    const file = sock();
+    const seen: (Peer | null)[] = [];
+    const { server, accepted } = await serve(`unix:${file}`, {
+      allowPeer: (peer) => {
+        seen.push(peer);
+        return false;
+      },
+    });
+    const refused: (Peer | null)[] = [];
+    server.on('refused', (peer: Peer | null) => refused.push(peer));
+
+    const client = await connect(`unix:${file}`);
+    cleanups.push(() => client.destroy());
+    const messages: Buffer[] = [];
+    const errors: (Error & { code?: string })[] = [];
+    client.on('message', (f: Buffer) => messages.push(f));
+    client.on('error', (e: Error) => errors.push(e));
+    // events.once() would reject on 'error'; the close that follows it is what is awaited here.
+    const closed = new Promise<boolean>((resolve) => client.once('close', resolve));
+    expect(client.send('must never be read')).toBe(true);
+    const hadError = await closed;
+
+    expect(messages).toHaveLength(0);
+    expect(seen).toEqual([ME]);
+    expect(refused).toEqual([ME]);
+    expect(accepted).toHaveLength(0);
+    expect(server.connections).toBe(0);
+    // The server closed with our frame unread in its receive queue: the kernel reports that as a reset.
+    expect(hadError).toBe(true);
+    expect(errors.map((e) => e.code)).toEqual(['ECONNRESET']);
+    expect(client.state).toBe('closed');
+  });
+
+  it('returning false to a client that sent nothing gives it a clean close', async () => {
+    const file = sock();
+    const { server, accepted } = await serve(`unix:${file}`, { allowPeer: () => false });
+    let refused = 0;
+    server.on('refused', () => refused++);
+    const client = await connect(`unix:${file}`);
+    cleanups.push(() => client.destroy());
+    let messages = 0;
+    let errors = 0;
+    client.on('message', () => messages++);
+    client.on('error', () => errors++);
+    const [hadError] = (await once(client, 'close')) as [boolean];
+    expect(hadError).toBe(false);
+    expect(messages).toBe(0);
+    expect(errors).toBe(0);
+    expect(refused).toBe(1);
+    expect(accepted).toHaveLength(0);
+  });
+
+  it('refuses a Node child process by pid while letting this process in', async () => {
+    const file = sock();
+    const { server, accepted } = await serve(`unix:${file}`, { allowPeer: (peer) => peer?.pid === process.pid });
+    const refused: (Peer | null)[] = [];
+    server.on('refused', (peer: Peer | null) => refused.push(peer));
+
+    const child = nodeChild(`unix:${file}`, 'let me in');
+    await child.exited;
+    // The child never gets an echo: its connection is closed under it (cleanly or by a reset, depending
+    // on whether its frame had arrived when the server closed, which is up to two processes' timing).
+    expect(child.lines.filter((l) => l.startsWith('ECHO'))).toEqual([]);
+    expect(child.lines.filter((l) => l.startsWith('PEER'))).toHaveLength(1);
+    expect(refused).toEqual([{ pid: child.pid, uid: ME.uid, gid: ME.gid }]);
+    expect(accepted).toHaveLength(0);
+
+    const t = await connect(`unix:${file}`);
+    cleanups.push(() => t.destroy());
+    t.send('me');
+    const [frame] = (await once(t, 'message')) as [Buffer];
+    expect(frame.toString()).toBe('me');
+    expect(accepted).toHaveLength(1);
+    expect(refused).toHaveLength(1);
+  });
+
+  it('returning true lets the connection through; allowPeer runs once per connection', async () => {
+    const file = sock();
+    const seen: (Peer | null)[] = [];
+    const { server, accepted } = await serve(`unix:${file}`, {
+      allowPeer: (peer) => {
+        seen.push(peer);
+        return true;
+      },
+    });
+    let refused = 0;
+    server.on('refused', () => refused++);
+    for (const text of ['first', 'second']) {
+      const t = await connect(`unix:${file}`);
+      t.send(text);
+      const [frame] = (await once(t, 'message')) as [Buffer];
+      expect(frame.toString()).toBe(text);
+      await t.close();
+    }
+    expect(seen).toEqual([ME, ME]);
+    expect(accepted).toHaveLength(2);
+    expect(accepted.map((t) => t.peer)).toEqual([ME, ME]);
+    expect(refused).toBe(0);
+  });
+
+  it('a truthy value that is not true does not let the peer in', async () => {
+    const file = sock();
+    const { server, accepted } = await serve(`unix:${file}`, { allowPeer: () => 1 as unknown as boolean });
+    let refused = 0;
+    server.on('refused', () => refused++);
+    const client = await connect(`unix:${file}`);
+    cleanups.push(() => client.destroy());
+    await once(client, 'close');
+    expect(refused).toBe(1);
+    expect(accepted).toHaveLength(0);
+  });
+});
