@@ -19,6 +19,9 @@ namespace {
 // A slab with less free space than this is retired after the current read, so reads stay large.
 constexpr size_t kMinFreeDivisor = 8;
 
+// How much one read takes into the slab right after a frame larger than the slab (see on_stream_alloc).
+constexpr size_t kReadAfterLargeFrame = 4096;
+
 template <typename Req>
 Req* NewReq() {
   return new Req();
@@ -278,6 +281,7 @@ bool Stream::NewSlab(size_t size) {
   slab_cap_ = size;
   start_ = 0;
   fill_ = 0;
+  slab_exposed_ = false;
   return true;
 }
 
@@ -290,12 +294,16 @@ void Stream::on_stream_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* bu
                        static_cast<unsigned int>(self->big_size_ - self->big_fill_));
     return;
   }
+  self->RewindSlab();
   if (self->slab_ == nullptr || self->fill_ == self->slab_cap_) {
     Napi::HandleScope scope(self->Env());
     if (!self->NewSlab(self->slab_size_)) return;
   }
-  *buf = uv_buf_init(reinterpret_cast<char*>(self->slab_ + self->fill_),
-                     static_cast<unsigned int>(self->slab_cap_ - self->fill_));
+  size_t len = self->slab_cap_ - self->fill_;
+  // After a large frame the next is likely large too: read little into the slab, so that most of its
+  // payload goes straight into its own buffer rather than through the slab and a copy.
+  if (self->after_big_ && len > kReadAfterLargeFrame) len = kReadAfterLargeFrame;
+  *buf = uv_buf_init(reinterpret_cast<char*>(self->slab_ + self->fill_), static_cast<unsigned int>(len));
 }
 
 void Stream::on_stream_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
@@ -321,7 +329,7 @@ void Stream::on_stream_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* 
       Sink sink{self};
       ParseResult r = self->framer_.Finish(self->slab_ + self->start_, self->fill_ - self->start_, sink);
       self->start_ += r.consumed;
-      if (sink.n > 0) self->DeliverFrames(self->slab_ref_.Value(), sink.n);
+      if (sink.n > 0) self->DeliverSlabFrames(sink.n);
       if (self->closing_) return;
       err = r.error;
     }
@@ -339,6 +347,7 @@ void Stream::on_stream_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* 
     self->big_ = nullptr;
     self->big_size_ = self->big_fill_ = 0;
     self->framer_.Reset();
+    self->after_big_ = true;
     self->DeliverFrames(ab, 1);
     return;
   }
@@ -353,7 +362,7 @@ ParseResult Stream::ProcessFrames() {
     Sink sink{this};
     r = framer_.Parse(slab_ + start_, fill_ - start_, sink);
     // Frames are delivered before start_ moves past them, since the sink recorded offsets from it.
-    if (sink.n > 0) DeliverFrames(slab_ref_.Value(), sink.n);
+    if (sink.n > 0) DeliverSlabFrames(sink.n);
     start_ += r.consumed;
     if (closing_ || read_ended_) return r;
     // A full frame table stops the parse early; go on with the rest of this read.
@@ -389,8 +398,11 @@ void Stream::ProcessSlab() {
     std::memcpy(big_, slab_ + start_ + r.pending_header, big_fill_);
     start_ = fill_;
     framer_.Reset();
+    RewindSlab();
     return;
   }
+
+  RewindSlab();
 
   size_t free_space = slab_cap_ - fill_;
   bool fits = need == 0 || need <= slab_cap_ - start_;
@@ -407,6 +419,13 @@ void Stream::ProcessSlab() {
   size_t size = slab_size_;
   if (need > size) size = need;
   if (partial * 2 > size) size = partial * 2;
+  if (!slab_exposed_ && size <= slab_cap_) {
+    // No JS view into this slab: its bytes may be moved and written again.
+    std::memmove(slab_, slab_ + start_, partial);
+    start_ = 0;
+    fill_ = partial;
+    return;
+  }
   Napi::Reference<Napi::ArrayBuffer> old = std::move(slab_ref_);  // keeps the old bytes alive while copying
   uint8_t* old_data = slab_;
   size_t old_start = start_;
@@ -416,6 +435,19 @@ void Stream::ProcessSlab() {
   }
   std::memcpy(slab_, old_data + old_start, partial);
   fill_ = partial;
+}
+
+void Stream::RewindSlab() {
+  // A slab that JS never saw a frame of (only headers and the start of large frames passed through it)
+  // is reused from its start instead of being replaced, so a stream of large frames allocates and
+  // zero-fills nothing per frame but the frames themselves.
+  if (slab_ != nullptr && !slab_exposed_ && start_ == fill_) start_ = fill_ = 0;
+}
+
+void Stream::DeliverSlabFrames(size_t count) {
+  slab_exposed_ = true;
+  after_big_ = false;
+  DeliverFrames(slab_ref_.Value(), count);
 }
 
 void Stream::DeliverFrames(napi_value array_buffer, size_t count) {

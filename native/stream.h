@@ -74,6 +74,8 @@ class Stream : public Napi::ObjectWrap<Stream> {
   bool NewSlab(size_t size);
   ParseResult ProcessFrames();
   void ProcessSlab();
+  void RewindSlab();
+  void DeliverSlabFrames(size_t count);
   void DeliverFrames(napi_value array_buffer, size_t count);
   void EndRead(int status, FramerError framer_error);
 
@@ -101,6 +103,8 @@ class Stream : public Napi::ObjectWrap<Stream> {
   size_t slab_cap_ = 0;
   size_t start_ = 0;
   size_t fill_ = 0;
+  bool slab_exposed_ = false;  // a frame in this slab was handed to JS: its bytes are never written again
+  bool after_big_ = false;     // the last frame was larger than a slab
 
   // A frame larger than a slab is read straight into an exact-size buffer of its own.
   Napi::Reference<Napi::ArrayBuffer> big_ref_;
