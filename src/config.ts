@@ -9,7 +9,7 @@ export interface TransportOptions {
   framing?: Framing;
   /** Largest frame accepted or sent, in bytes. Default 8 MiB. */
   maxFrameSize?: number;
-  /** `send()` returns false once this many bytes wait to be written. Default 1 MiB. */
+  /** `send()` returns false once this many bytes wait to be written. Default 256 KiB. */
   writableHighWaterMark?: number;
   /** Past this many buffered bytes the connection is closed with ERR_IPC_BACKPRESSURE. Default 64 MiB. */
   maxBufferedBytes?: number;
@@ -51,7 +51,7 @@ export interface TransportConfig {
 export const DEFAULTS: Readonly<TransportConfig> = Object.freeze({
   framing: 'length-prefixed',
   maxFrameSize: 8 * 1024 * 1024,
-  writableHighWaterMark: 1024 * 1024,
+  writableHighWaterMark: 256 * 1024,
   maxBufferedBytes: 64 * 1024 * 1024,
   readableHighWaterMark: 1024,
   closeTimeout: 5000,

@@ -32,6 +32,8 @@ export interface TransportStats {
 const COPY_LIMIT = 16 * 1024;
 const BATCH_SIZE = 64 * 1024;
 const NEWLINE = Buffer.from('\n');
+// Finished batch buffers kept per transport for reuse by a fast sender.
+const MAX_SPARE_BATCHES = 4;
 const UV_EOF = constants.UV_EOF;
 
 /**
@@ -56,6 +58,13 @@ export class Transport extends EventEmitter {
   #flushScheduled = false;
   #buffered = 0;
   #needDrain = false;
+  // Writes libuv still holds, oldest first (it completes them in order): the batch buffer each one
+  // was made from, or null for a large frame written from the caller's memory. A finished batch is
+  // kept for reuse, so a fast sender does not turn out a fresh 64 KiB buffer for the GC per write.
+  #inFlight: (Buffer | null)[] = [];
+  #inFlightHead = 0;
+  #spare: Buffer[] = [];
+  #drainScheduledAfterFlush = false;
   #flushTask = (): void => {
     this.#flushScheduled = false;
     if (this.#state === 'open' || this.#state === 'closing') this.#flushBatch();
@@ -175,7 +184,11 @@ export class Transport extends EventEmitter {
       if (batch === null || this.#batchLen + wire > batch.length) {
         if (this.#batchLen > 0) this.#flushBatch();
         if (this.#state !== 'open') return false;
-        batch = this.#batch ??= Buffer.allocUnsafe(BATCH_SIZE);
+        batch = this.#batch;
+        if (batch === null) {
+          batch = this.#spare.pop() ?? Buffer.allocUnsafe(BATCH_SIZE);
+          this.#batch = batch;
+        }
       }
       let pos = this.#batchLen;
       if (this.#framing === 0) {
@@ -217,6 +230,7 @@ export class Transport extends EventEmitter {
         return false;
       }
       this.#buffered += queued;
+      if (queued > 0) this.#inFlight.push(null);
     }
     this.#framesOut++;
     this.#bytesOut += len;
@@ -249,21 +263,45 @@ export class Transport extends EventEmitter {
     }
     // Bytes the OS took leave the buffer now; the rest when libuv reports the write done.
     this.#buffered -= len - queued;
-    // Native code still holds a view of the batch: never write into it again.
-    if (queued > 0) this.#batch = null;
+    // Native code still holds a view of the batch: never write into it until that write is done.
+    if (queued > 0) {
+      this.#inFlight.push(batch);
+      this.#batch = null;
+    }
     this.#lastActivityAt = Date.now();
+    // The socket may have taken everything at once, and then no write completion will come to
+    // announce 'drain'. Announce it from the next loop turn, not from here: a sender that refills on
+    // 'drain' must let I/O run between rounds.
+    if (this.#needDrain && !this.#drainScheduledAfterFlush && this.#buffered <= this.#config.writableHighWaterMark / 2) {
+      this.#drainScheduledAfterFlush = true;
+      setImmediate(() => {
+        this.#drainScheduledAfterFlush = false;
+        this.#maybeDrain();
+      });
+    }
   }
 
-  #onWrite(status: number, bytes: number): void {
-    this.#buffered -= bytes;
-    if (status < 0) {
-      this.#fail(systemError('write', status, this.endpoint));
-      return;
-    }
+  #maybeDrain(): void {
     if (this.#needDrain && this.#buffered <= this.#config.writableHighWaterMark / 2 && this.#state === 'open') {
       this.#needDrain = false;
       this.emit('drain');
     }
+  }
+
+  #onWrite(status: number, bytes: number): void {
+    this.#buffered -= bytes;
+    const done = this.#inFlight[this.#inFlightHead];
+    this.#inFlight[this.#inFlightHead++] = null;
+    if (this.#inFlightHead === this.#inFlight.length) {
+      this.#inFlight.length = 0;
+      this.#inFlightHead = 0;
+    }
+    if (done != null && this.#spare.length < MAX_SPARE_BATCHES) this.#spare.push(done);
+    if (status < 0) {
+      this.#fail(systemError('write', status, this.endpoint));
+      return;
+    }
+    this.#maybeDrain();
   }
 
   // --- receiving ---------------------------------------------------------------------------------
