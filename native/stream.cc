@@ -89,6 +89,7 @@ Napi::Function Stream::Init(Napi::Env env) {
                          InstanceMethod("unref", &Stream::UnrefHandle),
                          InstanceMethod("sockName", &Stream::SockName),
                          InstanceMethod("writeQueueSize", &Stream::WriteQueueSize),
+                         InstanceMethod("partialAge", &Stream::PartialAge),
                          InstanceMethod("fileno", &Stream::Fileno),
                      });
 }
@@ -310,7 +311,17 @@ void Stream::on_stream_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* 
   Stream* self = static_cast<Handle*>(stream->data)->owner;
   if (self == nullptr || self->closing_ || nread == 0) return;
   Napi::HandleScope scope(self->Env());
+  self->OnRead(nread);
+  if (self->open()) {
+    // Note when a partial frame began, for the frame timeout that JS enforces (frameTimeout).
+    bool partial = self->big_ != nullptr || self->fill_ > self->start_;
+    if (!partial) self->partial_since_ = 0;
+    else if (self->partial_since_ == 0) self->partial_since_ = uv_now(self->addon_->loop()) + 1;
+  }
+}
 
+void Stream::OnRead(ssize_t nread) {
+  Stream* self = this;
   if (nread < 0) {
     if (nread != UV_EOF) {
       self->EndRead(static_cast<int>(nread), FramerError::kNone);
@@ -642,6 +653,13 @@ Napi::Value Stream::SockName(const Napi::CallbackInfo& info) {
   out.Set(0u, Napi::String::New(env, ip));
   out.Set(1u, Napi::Number::New(env, port));
   return out;
+}
+
+Napi::Value Stream::PartialAge(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!open() || partial_since_ == 0) return Napi::Number::New(env, -1);
+  uv_update_time(addon_->loop());
+  return Napi::Number::New(env, static_cast<double>(uv_now(addon_->loop()) + 1 - partial_since_));
 }
 
 Napi::Value Stream::WriteQueueSize(const Napi::CallbackInfo& info) {

@@ -19,6 +19,11 @@ export interface TransportOptions {
   closeTimeout?: number;
   /** Size of each read slab in bytes. Default 64 KiB. */
   slabSize?: number;
+  /**
+   * Longest time, in ms, a frame may take to arrive from its first byte to its last; a peer that
+   * trickles bytes slower is closed with ERR_IPC_FRAME_TIMEOUT. Default 0: no limit.
+   */
+  frameTimeout?: number;
 }
 
 export interface ConnectOptions extends TransportOptions {
@@ -46,6 +51,7 @@ export interface TransportConfig {
   readableHighWaterMark: number;
   closeTimeout: number;
   slabSize: number;
+  frameTimeout: number;
 }
 
 export const DEFAULTS: Readonly<TransportConfig> = Object.freeze({
@@ -56,6 +62,7 @@ export const DEFAULTS: Readonly<TransportConfig> = Object.freeze({
   readableHighWaterMark: 1024,
   closeTimeout: 5000,
   slabSize: 64 * 1024,
+  frameTimeout: 0,
 });
 
 export const CONNECT_DEFAULTS = Object.freeze({ connectTimeout: 10_000 });
@@ -112,6 +119,7 @@ export function transportConfig(raw: unknown, allowedKeys = TRANSPORT_KEYS, what
     readableHighWaterMark: int(o, 'readableHighWaterMark', 1, 2 ** 31 - 1, DEFAULTS.readableHighWaterMark),
     closeTimeout: int(o, 'closeTimeout', 0, 2 ** 31 - 1, DEFAULTS.closeTimeout),
     slabSize: int(o, 'slabSize', 1024, 256 * 1024 * 1024, DEFAULTS.slabSize),
+    frameTimeout: int(o, 'frameTimeout', 0, 2 ** 31 - 1, DEFAULTS.frameTimeout),
   };
 }
 

@@ -24,6 +24,8 @@ export interface NativeStream {
   unref(): void;
   sockName(): [string, number] | null;
   writeQueueSize(): number;
+  /** Milliseconds since the current partial frame's first byte arrived, or -1 when none is pending. */
+  partialAge(): number;
   fileno(): number;
 }
 

@@ -6,7 +6,7 @@ import { resolveEndpoint, unixAddressBytes, type Endpoint, type ResolvedEndpoint
 import { TransportError, systemError } from './errors';
 import { FramingCode, NativeStream, StreamKind, type NativeOwner } from './native';
 import { Transport, type Peer } from './transport';
-import { bindFile, checkExisting, pathTooLong, unlinkIfOurs, type BoundFile } from './unix';
+import { bindFile, checkDirectory, checkExisting, pathTooLong, unlinkIfOurs, type BoundFile } from './unix';
 
 type Handle = InstanceType<typeof NativeStream>;
 type Config = ReturnType<typeof listenConfig>;
@@ -201,6 +201,8 @@ async function listenUnix(ep: ResolvedEndpoint & { kind: 'unix' }, config: Confi
       const r = handle.bindUnix(bytes);
       if (r < 0) throw systemError('listen', r, ep.display);
     } else {
+      const unsafe = checkDirectory(ep.path, ep.display);
+      if (unsafe !== null) throw unsafe;
       const existing = checkExisting(ep.path, ep.display);
       if (existing !== null) throw existing;
       const b = bindFile(handle, ep.path, config.mode, ep.display);

@@ -88,6 +88,7 @@ export class Transport extends EventEmitter {
   #closeEmitted = false;
   #closedLocally = false;
   #closeTimer: NodeJS.Timeout | null = null;
+  #frameTimer: NodeJS.Timeout | null = null;
   #closePromise: Promise<void> | null = null;
   #resolveClose: (() => void) | null = null;
 
@@ -121,6 +122,7 @@ export class Transport extends EventEmitter {
       if (event === 'message') this.#scheduleDrain();
     });
     this.#updateReading();
+    if (config.frameTimeout > 0) this.#startFrameTimer(config.frameTimeout);
     debug('open %s', endpoint);
     if (channels.open.hasSubscribers) channels.open.publish({ transport: this });
   }
@@ -366,6 +368,23 @@ export class Transport extends EventEmitter {
     if (r < 0 && want) this.#fail(systemError('read', r, this.endpoint));
   }
 
+  #startFrameTimer(limit: number): void {
+    // Checked a few times per limit, so a frame is cut off at most a quarter late. The engine notes when
+    // a partial frame began; a peer sending one byte at a time does not reset that clock.
+    this.#frameTimer = setInterval(() => {
+      const age = this.#handle.partialAge();
+      if (age >= limit) {
+        this.#fail(
+          ipcError(ErrorCodes.FRAME_TIMEOUT, `${this.endpoint} took over ${limit} ms (frameTimeout) to send one frame`, {
+            address: this.endpoint,
+            frameTimeout: limit,
+          }),
+        );
+      }
+    }, Math.max(10, Math.floor(limit / 4)));
+    this.#frameTimer.unref();
+  }
+
   #onEnd(status: number, framerError: number): void {
     this.#readEnded = true;
     this.#reading = false;
@@ -494,6 +513,10 @@ export class Transport extends EventEmitter {
     if (this.#closeTimer !== null) {
       clearTimeout(this.#closeTimer);
       this.#closeTimer = null;
+    }
+    if (this.#frameTimer !== null) {
+      clearInterval(this.#frameTimer);
+      this.#frameTimer = null;
     }
     this.#handle.close();
   }

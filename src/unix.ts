@@ -37,6 +37,14 @@ export function checkExisting(file: string, display: string): Error | null {
       syscall: 'listen',
     });
   }
+  const uid = process.getuid?.();
+  if (uid !== undefined && st.uid !== uid && uid !== 0) {
+    return ipcError(
+      ErrorCodes.UNSAFE_PATH,
+      `listen: ${display} is a socket owned by uid ${st.uid}, not us (uid ${uid}); refusing to replace it`,
+      { address: display, syscall: 'listen' },
+    );
+  }
   const r = probeUnix(Buffer.from(file));
   // Refused means nobody listens: a dead server left it. Anything that connected (or found the
   // backlog full, EAGAIN) is alive.
@@ -54,6 +62,31 @@ export function checkExisting(file: string, display: string): Error | null {
     return err;
   }
   return systemError('listen', r, display);
+}
+
+/**
+ * A socket file in a directory that other users may write to, without the sticky bit, could be removed
+ * or replaced by any of them: refuse it rather than serve on a path someone else controls.
+ */
+export function checkDirectory(file: string, display: string): Error | null {
+  let st: fs.Stats;
+  const dir = path.dirname(file);
+  try {
+    st = fs.statSync(dir);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    return systemError('listen', err.errno ?? -E.ENOENT, display);
+  }
+  const othersWrite = (st.mode & 0o002) !== 0;
+  const sticky = (st.mode & 0o1000) !== 0;
+  if (othersWrite && !sticky) {
+    return ipcError(
+      ErrorCodes.UNSAFE_PATH,
+      `listen: ${dir} is writable by every user and has no sticky bit, so anyone could replace ${display}; use a private directory`,
+      { address: display, syscall: 'listen' },
+    );
+  }
+  return null;
 }
 
 export interface BoundFile {
