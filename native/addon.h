@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <unordered_set>
 
+#include "busy_poll.h"
+
 namespace ipc {
 
 class Stream;
@@ -35,13 +37,14 @@ class Addon : public Napi::Addon<Addon> {
   size_t frame_table_pairs = 0;
 
   bool tearing_down() const { return tearing_down_; }
+  BusyPoller& poller() { return poller_; }
   // Every uv handle from its init until its close callback, so teardown can close what is left open.
   void Track(uv_handle_t* h) { open_.insert(h); }
   void Untrack(uv_handle_t* h);
 
  private:
   Napi::Value Setup(const Napi::CallbackInfo& info);
-  Napi::Value Constants(const Napi::CallbackInfo& info);
+  Napi::Value BusyPollStats(const Napi::CallbackInfo& info);
   static void OnCleanup(napi_async_cleanup_hook_handle handle, void* arg);
   void MaybeFinishCleanup();
 
@@ -51,6 +54,7 @@ class Addon : public Napi::Addon<Addon> {
   std::unordered_set<uv_handle_t*> open_;
   napi_async_cleanup_hook_handle cleanup_handle_ = nullptr;
   bool tearing_down_ = false;
+  BusyPoller poller_{this};
 };
 
 }  // namespace ipc

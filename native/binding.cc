@@ -47,6 +47,7 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
 
   DefineAddon(exports, {
                            InstanceMethod("setup", &Addon::Setup),
+                           InstanceMethod("busyPollStats", &Addon::BusyPollStats),
                            InstanceValue("Stream", stream),
                            InstanceValue("constants", constants),
                        });
@@ -86,6 +87,15 @@ Napi::Value Addon::Setup(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// [active, total polling time in ms] for the whole environment.
+Napi::Value Addon::BusyPollStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array out = Napi::Array::New(env, 2);
+  out.Set(0u, Napi::Boolean::New(env, poller_.active()));
+  out.Set(1u, Napi::Number::New(env, static_cast<double>(poller_.total_polled_ns()) / 1e6));
+  return out;
+}
+
 void Addon::Untrack(uv_handle_t* h) {
   open_.erase(h);
   MaybeFinishCleanup();
@@ -97,7 +107,10 @@ void Addon::OnCleanup(napi_async_cleanup_hook_handle handle, void* arg) {
   Addon* self = static_cast<Addon*>(arg);
   self->tearing_down_ = true;
   std::unordered_set<uv_handle_t*> open = self->open_;
-  for (uv_handle_t* h : open) Stream::CloseForTeardown(h);
+  for (uv_handle_t* h : open) {
+    if (h->type != UV_IDLE) Stream::CloseForTeardown(h);
+  }
+  self->poller_.Close();
   self->MaybeFinishCleanup();
 }
 

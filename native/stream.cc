@@ -90,6 +90,8 @@ Napi::Function Stream::Init(Napi::Env env) {
                          InstanceMethod("sockName", &Stream::SockName),
                          InstanceMethod("writeQueueSize", &Stream::WriteQueueSize),
                          InstanceMethod("partialAge", &Stream::PartialAge),
+                         InstanceMethod("setBusyPoll", &Stream::SetBusyPoll),
+                         InstanceMethod("busyPollTime", &Stream::BusyPollTime),
                          InstanceMethod("fileno", &Stream::Fileno),
                      });
 }
@@ -124,6 +126,7 @@ Stream::Stream(const Napi::CallbackInfo& info)
 }
 
 Stream::~Stream() {
+  addon_->poller().Remove(&poll_);
   if (handle_ != nullptr) {
     // Only reachable when the environment is being torn down (an open handle holds a strong
     // reference): let the close callback free the handle without looking for us.
@@ -311,6 +314,7 @@ void Stream::on_stream_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* 
   Stream* self = static_cast<Handle*>(stream->data)->owner;
   if (self == nullptr || self->closing_ || nread == 0) return;
   Napi::HandleScope scope(self->Env());
+  if (nread > 0 && self->poll_.window_ns != 0) self->addon_->poller().Activity(&self->poll_);
   self->OnRead(nread);
   if (self->open()) {
     // Note when a partial frame began, for the frame timeout that JS enforces (frameTimeout).
@@ -493,6 +497,7 @@ Napi::Value Stream::Write(const Napi::CallbackInfo& info) {
     total += len;
   }
   if (total == 0) return Napi::Number::New(env, 0);
+  if (poll_.window_ns != 0) addon_->poller().Activity(&poll_);
 
   // Try the socket first: most writes complete here and need no request or reference at all. libuv
   // refuses (EAGAIN) while earlier writes are queued, which keeps the byte order.
@@ -584,6 +589,7 @@ void Stream::on_handle_close(uv_handle_t* handle) {
   delete h;
   if (self != nullptr) {
     self->handle_ = nullptr;
+    addon->poller().Remove(&self->poll_);
     if (!addon->tearing_down()) {
       Napi::HandleScope scope(self->Env());
       self->slab_ref_.Reset();
@@ -660,6 +666,17 @@ Napi::Value Stream::PartialAge(const Napi::CallbackInfo& info) {
   if (!open() || partial_since_ == 0) return Napi::Number::New(env, -1);
   uv_update_time(addon_->loop());
   return Napi::Number::New(env, static_cast<double>(uv_now(addon_->loop()) + 1 - partial_since_));
+}
+
+Napi::Value Stream::SetBusyPoll(const Napi::CallbackInfo& info) {
+  double us = info[0].As<Napi::Number>().DoubleValue();
+  poll_.window_ns = us > 0 ? static_cast<uint64_t>(us * 1000) : 0;
+  if (poll_.window_ns == 0) addon_->poller().Remove(&poll_);
+  return info.Env().Undefined();
+}
+
+Napi::Value Stream::BusyPollTime(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(poll_.polled_ns) / 1e6);
 }
 
 Napi::Value Stream::WriteQueueSize(const Napi::CallbackInfo& info) {

@@ -24,6 +24,12 @@ export interface TransportOptions {
    * trickles bytes slower is closed with ERR_IPC_FRAME_TIMEOUT. Default 0: no limit.
    */
   frameTimeout?: number;
+  /**
+   * Busy polling window in microseconds (0: off). While this transport has sent or received within the
+   * window, the event loop polls instead of sleeping, yielding the CPU between polls. Defaults to the
+   * process-wide setting (`setBusyPoll()`), initially 0.
+   */
+  busyPoll?: number;
 }
 
 export interface ConnectOptions extends TransportOptions {
@@ -52,6 +58,7 @@ export interface TransportConfig {
   closeTimeout: number;
   slabSize: number;
   frameTimeout: number;
+  busyPoll: number;
 }
 
 export const DEFAULTS: Readonly<TransportConfig> = Object.freeze({
@@ -63,7 +70,21 @@ export const DEFAULTS: Readonly<TransportConfig> = Object.freeze({
   closeTimeout: 5000,
   slabSize: 64 * 1024,
   frameTimeout: 0,
+  busyPoll: 0,
 });
+
+/** The largest busy-polling window: 10 s. */
+export const MAX_BUSY_POLL = 10_000_000;
+
+let processBusyPoll = 0;
+
+/**
+ * Sets the busy-polling window (microseconds, 0 = off) for every transport created from now on without
+ * its own `busyPoll` option.
+ */
+export function setBusyPoll(microseconds: number): void {
+  processBusyPoll = int({ busyPoll: microseconds }, 'busyPoll', 0, MAX_BUSY_POLL, 0);
+}
 
 export const CONNECT_DEFAULTS = Object.freeze({ connectTimeout: 10_000 });
 export const LISTEN_DEFAULTS = Object.freeze({ mode: 0o600, backlog: 511 });
@@ -120,6 +141,7 @@ export function transportConfig(raw: unknown, allowedKeys = TRANSPORT_KEYS, what
     closeTimeout: int(o, 'closeTimeout', 0, 2 ** 31 - 1, DEFAULTS.closeTimeout),
     slabSize: int(o, 'slabSize', 1024, 256 * 1024 * 1024, DEFAULTS.slabSize),
     frameTimeout: int(o, 'frameTimeout', 0, 2 ** 31 - 1, DEFAULTS.frameTimeout),
+    busyPoll: int(o, 'busyPoll', 0, MAX_BUSY_POLL, processBusyPoll),
   };
 }
 

@@ -26,6 +26,8 @@ export interface NativeStream {
   writeQueueSize(): number;
   /** Milliseconds since the current partial frame's first byte arrived, or -1 when none is pending. */
   partialAge(): number;
+  setBusyPoll(microseconds: number): void;
+  busyPollTime(): number;
   fileno(): number;
 }
 
@@ -48,6 +50,7 @@ interface Binding {
   constants: { maxUnixPath: number; UV_EOF: number; uvPipeSize: number; builtPipeSize: number };
   setup(frameTable: Uint32Array, callbacks: Record<string, (this: NativeStream, ...args: never[]) => void>): void;
   probeUnix(path: Buffer): number;
+  busyPollStats(): [boolean, number];
 }
 
 // SYMPHONY_IPC_ADDON names an addon file to load instead, such as a sanitizer build used by the tests.
@@ -98,3 +101,4 @@ binding.setup(FRAME_TABLE, {
 export const NativeStream = binding.Stream;
 export const constants = binding.constants;
 export const probeUnix = binding.probeUnix;
+export const busyPollStats = (): [boolean, number] => binding.busyPollStats();

@@ -25,6 +25,8 @@ export interface TransportStats {
   /** Milliseconds since the epoch. */
   createdAt: number;
   lastActivityAt: number;
+  /** Milliseconds the event loop spent busy polling while this transport's `busyPoll` window was open. */
+  busyPollTime: number;
 }
 
 // Frames up to this size are copied into a per-tick batch and written together with one syscall; larger
@@ -99,6 +101,7 @@ export class Transport extends EventEmitter {
   #bytesOut = 0;
   #createdAt = Date.now();
   #lastActivityAt = this.#createdAt;
+  #busyPollTime = 0;
 
   /** @internal */
   constructor(handle: NativeStream, config: TransportConfig, endpoint: string, peer: Peer | null) {
@@ -123,6 +126,7 @@ export class Transport extends EventEmitter {
     });
     this.#updateReading();
     if (config.frameTimeout > 0) this.#startFrameTimer(config.frameTimeout);
+    if (config.busyPoll > 0) handle.setBusyPoll(config.busyPoll);
     debug('open %s', endpoint);
     if (channels.open.hasSubscribers) channels.open.publish({ transport: this });
   }
@@ -140,6 +144,7 @@ export class Transport extends EventEmitter {
       bufferedBytes: this.#buffered,
       createdAt: this.#createdAt,
       lastActivityAt: this.#lastActivityAt,
+      busyPollTime: this.#handleClosed ? this.#busyPollTime : this.#handle.busyPollTime(),
     };
   }
 
@@ -522,6 +527,7 @@ export class Transport extends EventEmitter {
   }
 
   #onHandleClosed(): void {
+    this.#busyPollTime = this.#handle.busyPollTime();
     this.#handleClosed = true;
     this.#state = 'closed';
     this.#reading = false;
