@@ -92,6 +92,7 @@ Napi::Function Stream::Init(Napi::Env env) {
                          InstanceMethod("partialAge", &Stream::PartialAge),
                          InstanceMethod("setBusyPoll", &Stream::SetBusyPoll),
                          InstanceMethod("busyPollTime", &Stream::BusyPollTime),
+                         InstanceMethod("idleTime", &Stream::IdleTime),
                          InstanceMethod("fileno", &Stream::Fileno),
                      });
 }
@@ -118,6 +119,7 @@ Stream::Stream(const Napi::CallbackInfo& info)
   }
   handle_->handle.data = handle_;
   addon_->Track(&handle_->handle);
+  last_activity_ms_ = uv_now(addon_->loop());
   napi_value name;
   napi_create_string_utf8(env, "SymphonyIpcStream", NAPI_AUTO_LENGTH, &name);
   napi_async_init(env, info.This(), name, &async_context_);
@@ -314,7 +316,10 @@ void Stream::on_stream_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* 
   Stream* self = static_cast<Handle*>(stream->data)->owner;
   if (self == nullptr || self->closing_ || nread == 0) return;
   Napi::HandleScope scope(self->Env());
-  if (nread > 0 && self->poll_.window_ns != 0) self->addon_->poller().Activity(&self->poll_);
+  if (nread > 0) {
+    self->last_activity_ms_ = uv_now(self->addon_->loop());
+    if (self->poll_.window_ns != 0) self->addon_->poller().Activity(&self->poll_);
+  }
   self->OnRead(nread);
   if (self->open()) {
     // Note when a partial frame began, for the frame timeout that JS enforces (frameTimeout).
@@ -483,7 +488,14 @@ void Stream::EndRead(int status, FramerError framer_error) {
 Napi::Value Stream::Write(const Napi::CallbackInfo& info) {
   napi_env env = info.Env();
   if (!open()) return Napi::Number::New(env, UV_EPIPE);
+  // write(buf, buf2) writes both; write(buf, length) writes the first `length` bytes of buf (a batch),
+  // which spares JS a subarray object per flush.
   size_t nargs = info.Length() > 2 ? 2 : info.Length();
+  size_t limit = SIZE_MAX;
+  if (nargs == 2 && info[1].IsNumber()) {
+    limit = static_cast<size_t>(info[1].As<Napi::Number>().DoubleValue());
+    nargs = 1;
+  }
   uv_buf_t bufs[2];
   size_t total = 0;
   for (size_t i = 0; i < nargs; i++) {
@@ -493,10 +505,12 @@ Napi::Value Stream::Write(const Napi::CallbackInfo& info) {
       Napi::TypeError::New(env, "write() takes Uint8Array arguments").ThrowAsJavaScriptException();
       return Napi::Value();
     }
+    if (len > limit) len = limit;
     bufs[i] = uv_buf_init(reinterpret_cast<char*>(data), static_cast<unsigned int>(len));
     total += len;
   }
   if (total == 0) return Napi::Number::New(env, 0);
+  last_activity_ms_ = uv_now(addon_->loop());
   if (poll_.window_ns != 0) addon_->poller().Activity(&poll_);
 
   // Try the socket first: most writes complete here and need no request or reference at all. libuv
@@ -673,6 +687,12 @@ Napi::Value Stream::SetBusyPoll(const Napi::CallbackInfo& info) {
   poll_.window_ns = us > 0 ? static_cast<uint64_t>(us * 1000) : 0;
   if (poll_.window_ns == 0) addon_->poller().Remove(&poll_);
   return info.Env().Undefined();
+}
+
+Napi::Value Stream::IdleTime(const Napi::CallbackInfo& info) {
+  // Reading the loop's cached clock costs nothing on the hot path; the subtraction happens only here.
+  uv_update_time(addon_->loop());
+  return Napi::Number::New(info.Env(), static_cast<double>(uv_now(addon_->loop()) - last_activity_ms_));
 }
 
 Napi::Value Stream::BusyPollTime(const Napi::CallbackInfo& info) {

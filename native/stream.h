@@ -62,7 +62,8 @@ class Stream : public Napi::ObjectWrap<Stream> {
   Napi::Value WriteQueueSize(const Napi::CallbackInfo& info);
   Napi::Value PartialAge(const Napi::CallbackInfo& info);
   Napi::Value SetBusyPoll(const Napi::CallbackInfo& info);  // (microseconds; 0 turns it off)
-  Napi::Value BusyPollTime(const Napi::CallbackInfo& info);  // ms this transport's window kept the loop polling  // ms since the current partial frame began, or -1
+  Napi::Value BusyPollTime(const Napi::CallbackInfo& info);
+  Napi::Value IdleTime(const Napi::CallbackInfo& info);  // ms since the last byte in or out  // ms this transport's window kept the loop polling  // ms since the current partial frame began, or -1
   Napi::Value Fileno(const Napi::CallbackInfo& info);
 
   static void on_stream_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
@@ -111,7 +112,8 @@ class Stream : public Napi::ObjectWrap<Stream> {
   bool slab_exposed_ = false;  // a frame in this slab was handed to JS: its bytes are never written again
   bool after_big_ = false;     // the last frame was larger than a slab
   uint64_t partial_since_ = 0;
-  PollClient poll_;  // loop time (+1) when the current partial frame began; 0 when none
+  PollClient poll_;
+  uint64_t last_activity_ms_ = 0;  // loop time of the last byte in or out  // loop time (+1) when the current partial frame began; 0 when none
 
   // A frame larger than a slab is read straight into an exact-size buffer of its own.
   Napi::Reference<Napi::ArrayBuffer> big_ref_;

@@ -15,7 +15,7 @@ export interface NativeStream {
   readStart(): number;
   readStop(): number;
   /** Returns the bytes left queued in libuv (0: all written now), or a negative libuv error. */
-  write(buf: Uint8Array, buf2?: Uint8Array): number;
+  write(buf: Uint8Array, buf2OrLength?: Uint8Array | number): number;
   shutdown(): number;
   close(): void;
   peerCred(): [number, number, number] | null;
@@ -28,6 +28,8 @@ export interface NativeStream {
   partialAge(): number;
   setBusyPoll(microseconds: number): void;
   busyPollTime(): number;
+  /** Milliseconds since the last byte in or out. */
+  idleTime(): number;
   fileno(): number;
 }
 

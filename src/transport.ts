@@ -143,7 +143,7 @@ export class Transport extends EventEmitter {
       bytesOut: this.#bytesOut,
       bufferedBytes: this.#buffered,
       createdAt: this.#createdAt,
-      lastActivityAt: this.#lastActivityAt,
+      lastActivityAt: this.#handleClosed ? this.#lastActivityAt : Date.now() - this.#handle.idleTime(),
       busyPollTime: this.#handleClosed ? this.#busyPollTime : this.#handle.busyPollTime(),
     };
   }
@@ -263,7 +263,7 @@ export class Transport extends EventEmitter {
     const batch = this.#batch;
     if (len === 0 || batch === null) return;
     this.#batchLen = 0;
-    const queued = this.#handle.write(len === batch.length ? batch : batch.subarray(0, len));
+    const queued = this.#handle.write(batch, len);
     if (queued < 0) {
       this.#fail(systemError('write', queued, this.endpoint));
       return;
@@ -275,7 +275,6 @@ export class Transport extends EventEmitter {
       this.#inFlight.push(batch);
       this.#batch = null;
     }
-    this.#lastActivityAt = Date.now();
     // The socket may have taken everything at once, and then no write completion will come to
     // announce 'drain'. Announce it from the next loop turn, not from here: a sender that refills on
     // 'drain' must let I/O run between rounds.
@@ -320,7 +319,6 @@ export class Transport extends EventEmitter {
       this.#lastSlab = slab;
     }
     this.#framesIn += count;
-    this.#lastActivityAt = Date.now();
     let bytes = 0;
     for (let i = 0; i < count; i++) {
       const frame = Buffer.from(slab, FRAME_TABLE[2 * i]!, FRAME_TABLE[2 * i + 1]!);
@@ -528,6 +526,7 @@ export class Transport extends EventEmitter {
 
   #onHandleClosed(): void {
     this.#busyPollTime = this.#handle.busyPollTime();
+    this.#lastActivityAt = Date.now() - this.#handle.idleTime();
     this.#handleClosed = true;
     this.#state = 'closed';
     this.#reading = false;
