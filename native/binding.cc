@@ -41,7 +41,13 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
 #else
   constants.Set("maxUnixPath", Napi::Number::New(env, 0));
 #endif
+  // libuv's error numbers differ between Unix (negated errno) and Windows: JS compares against these.
   constants.Set("UV_EOF", Napi::Number::New(env, UV_EOF));
+  constants.Set("UV_EAGAIN", Napi::Number::New(env, UV_EAGAIN));
+  constants.Set("UV_EACCES", Napi::Number::New(env, UV_EACCES));
+  constants.Set("UV_ECONNREFUSED", Napi::Number::New(env, UV_ECONNREFUSED));
+  constants.Set("UV_EADDRINUSE", Napi::Number::New(env, UV_EADDRINUSE));
+  constants.Set("UV_ENOENT", Napi::Number::New(env, UV_ENOENT));
   constants.Set("uvPipeSize", Napi::Number::New(env, static_cast<double>(uv_handle_size(UV_NAMED_PIPE))));
   constants.Set("builtPipeSize", Napi::Number::New(env, static_cast<double>(sizeof(uv_pipe_t))));
 

@@ -74,6 +74,8 @@ Napi::Function Stream::Init(Napi::Env env) {
                      {
                          InstanceMethod("connectUnix", &Stream::ConnectUnix),
                          InstanceMethod("bindUnix", &Stream::BindUnix),
+                         InstanceMethod("connectPipe", &Stream::ConnectPipe),
+                         InstanceMethod("bindPipe", &Stream::BindPipe),
                          InstanceMethod("connectTcp", &Stream::ConnectTcp),
                          InstanceMethod("bindTcp", &Stream::BindTcp),
                          InstanceMethod("listen", &Stream::Listen),
@@ -197,6 +199,33 @@ Napi::Value Stream::BindUnix(const Napi::CallbackInfo& info) {
 #endif
 }
 
+Napi::Value Stream::ConnectPipe(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+#ifdef _WIN32
+  if (!open() || kind_ != StreamKind::kPipe) return Napi::Number::New(env, UV_EBADF);
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  ConnectReq* req = NewReq<ConnectReq>();
+  // libuv waits for a busy pipe on a pool thread for up to 30 s; JS enforces connectTimeout by closing
+  // the handle, which ends the wait.
+  uv_pipe_connect(&req->req, &handle_->pipe, name.c_str(), on_stream_connect);
+  return Napi::Number::New(env, 0);
+#else
+  // Unix sockets go through ConnectUnix, which neither truncates paths nor pads abstract names.
+  return Napi::Number::New(env, UV_ENOTSUP);
+#endif
+}
+
+Napi::Value Stream::BindPipe(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+#ifdef _WIN32
+  if (!open() || kind_ != StreamKind::kPipe) return Napi::Number::New(env, UV_EBADF);
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  return Napi::Number::New(env, uv_pipe_bind(&handle_->pipe, name.c_str()));
+#else
+  return Napi::Number::New(env, UV_ENOTSUP);
+#endif
+}
+
 static int ParseIp(const std::string& ip, int port, sockaddr_storage* addr) {
   if (ip.find(':') != std::string::npos) {
     return uv_ip6_addr(ip.c_str(), port, reinterpret_cast<sockaddr_in6*>(addr));
@@ -211,7 +240,7 @@ Napi::Value Stream::ConnectTcp(const Napi::CallbackInfo& info) {
   int r = ParseIp(info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::Number>().Int32Value(), &addr);
   if (r != 0) return Napi::Number::New(env, r);
   ConnectReq* req = NewReq<ConnectReq>();
-  r = uv_tcp_connect(&req->req, &handle_->tcp, reinterpret_cast<sockaddr*>(&addr), on_tcp_connect);
+  r = uv_tcp_connect(&req->req, &handle_->tcp, reinterpret_cast<sockaddr*>(&addr), on_stream_connect);
   if (r != 0) delete req;
   return Napi::Number::New(env, r);
 }
@@ -238,6 +267,19 @@ Napi::Value Stream::Accept(const Napi::CallbackInfo& info) {
   if (!open() || client == nullptr || !client->open()) return Napi::Number::New(env, UV_EBADF);
   int r = uv_accept(&handle_->stream, &client->handle_->stream);
   if (r == 0 && client->kind_ == StreamKind::kTcp) uv_tcp_nodelay(&client->handle_->tcp, 1);
+#ifdef _WIN32
+  if (r == 0 && client->kind_ == StreamKind::kPipe) {
+    // libuv creates pipe instances without PIPE_REJECT_REMOTE_CLIENTS, so a client on another machine
+    // (over SMB) could connect: such a client has a computer name, a local one does not (the call fails
+    // with ERROR_PIPE_LOCAL). Refuse it before anything is read.
+    uv_os_fd_t fd;
+    wchar_t computer[256];
+    if (uv_fileno(&client->handle_->handle, &fd) == 0 &&
+        GetNamedPipeClientComputerNameW(fd, computer, sizeof(computer))) {
+      r = UV_EACCES;
+    }
+  }
+#endif
   return Napi::Number::New(env, r);
 }
 
@@ -248,11 +290,11 @@ void Stream::on_server_connection(uv_stream_t* server, int status) {
   self->Call(self->addon_->on_connection, {Napi::Number::New(self->Env(), status)});
 }
 
-void Stream::on_tcp_connect(uv_connect_t* req, int status) {
+void Stream::on_stream_connect(uv_connect_t* req, int status) {
   Stream* self = static_cast<Handle*>(req->handle->data)->owner;
   delete reinterpret_cast<ConnectReq*>(req);
   if (self == nullptr || self->closing_) return;
-  if (status == 0) uv_tcp_nodelay(&self->handle_->tcp, 1);
+  if (status == 0 && self->kind_ == StreamKind::kTcp) uv_tcp_nodelay(&self->handle_->tcp, 1);
   Napi::HandleScope scope(self->Env());
   self->Call(self->addon_->on_connect, {Napi::Number::New(self->Env(), status)});
 }
@@ -621,7 +663,17 @@ void Stream::on_handle_close(uv_handle_t* handle) {
 
 Napi::Value Stream::PeerCred(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-#ifndef _WIN32
+#ifdef _WIN32
+  uv_os_fd_t fd;
+  if (!open() || kind_ != StreamKind::kPipe || uv_fileno(&handle_->handle, &fd) != 0) return env.Null();
+  bool server_side = info.Length() > 0 && info[0].ToBoolean();
+  ULONG pid = 0;
+  BOOL ok = server_side ? GetNamedPipeClientProcessId(fd, &pid) : GetNamedPipeServerProcessId(fd, &pid);
+  if (!ok) return env.Null();
+  Napi::Array out = Napi::Array::New(env, 1);
+  out.Set(0u, Napi::Number::New(env, static_cast<double>(pid)));
+  return out;
+#else
   uv_os_fd_t fd;
   if (!open() || kind_ != StreamKind::kPipe || uv_fileno(&handle_->handle, &fd) != 0) return env.Null();
   int pid, uid, gid;
@@ -631,8 +683,6 @@ Napi::Value Stream::PeerCred(const Napi::CallbackInfo& info) {
   out.Set(1u, Napi::Number::New(env, uid));
   out.Set(2u, Napi::Number::New(env, gid));
   return out;
-#else
-  return env.Null();
 #endif
 }
 

@@ -45,6 +45,8 @@ class Stream : public Napi::ObjectWrap<Stream> {
   // JS-facing methods. Each returns 0 or a negative libuv error code unless noted.
   Napi::Value ConnectUnix(const Napi::CallbackInfo& info);  // (pathBuffer)
   Napi::Value BindUnix(const Napi::CallbackInfo& info);     // (pathBuffer)
+  Napi::Value ConnectPipe(const Napi::CallbackInfo& info);  // Windows: (name): completes in on_stream_connect
+  Napi::Value BindPipe(const Napi::CallbackInfo& info);     // Windows: (name)
   Napi::Value ConnectTcp(const Napi::CallbackInfo& info);   // (ip, port): completes in on_connect
   Napi::Value BindTcp(const Napi::CallbackInfo& info);      // (ip, port)
   Napi::Value Listen(const Napi::CallbackInfo& info);       // (backlog)
@@ -54,7 +56,7 @@ class Stream : public Napi::ObjectWrap<Stream> {
   Napi::Value Write(const Napi::CallbackInfo& info);     // (buf [, buf2]): >= 0 bytes left queued
   Napi::Value Shutdown(const Napi::CallbackInfo& info);  // completes in on_shutdown
   Napi::Value Close(const Napi::CallbackInfo& info);     // completes in on_close
-  Napi::Value PeerCred(const Napi::CallbackInfo& info);  // [pid, uid, gid] or null
+  Napi::Value PeerCred(const Napi::CallbackInfo& info);  // (serverSide): [pid, uid, gid], [pid] on Windows, or null
   Napi::Value SetNoDelay(const Napi::CallbackInfo& info);
   Napi::Value RefHandle(const Napi::CallbackInfo& info);
   Napi::Value UnrefHandle(const Napi::CallbackInfo& info);
@@ -71,7 +73,7 @@ class Stream : public Napi::ObjectWrap<Stream> {
   static void on_stream_write(uv_write_t* req, int status);
   static void on_stream_shutdown(uv_shutdown_t* req, int status);
   static void on_server_connection(uv_stream_t* server, int status);
-  static void on_tcp_connect(uv_connect_t* req, int status);
+  static void on_stream_connect(uv_connect_t* req, int status);
   static void on_handle_close(uv_handle_t* handle);
 
   // Helpers for the read path.

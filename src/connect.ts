@@ -1,13 +1,12 @@
 import dns = require('node:dns');
-import os = require('node:os');
 import { connectConfig, type ConnectOptions, type TransportConfig } from './config';
 import { resolveEndpoint, unixAddressBytes, type Endpoint, type ResolvedEndpoint } from './endpoint';
 import { ErrorCodes, TransportError, abortError, ipcError, systemError } from './errors';
-import { FramingCode, NativeStream, StreamKind, type NativeOwner } from './native';
-import { Transport, type Peer } from './transport';
+import { FramingCode, NativeStream, StreamKind, constants, type NativeOwner } from './native';
+import { Transport, peerOf } from './transport';
 import { pathTooLong } from './unix';
 
-const EAGAIN = os.constants.errno.EAGAIN;
+const { UV_EAGAIN } = constants;
 
 /**
  * Connects to a server. Options are checked at the call (TypeError/RangeError); a failure to connect
@@ -38,11 +37,14 @@ export function connect(endpoint: Endpoint, options?: ConnectOptions): Promise<T
 
     if (ep.kind === 'unix') connectUnix(ep, config, finish, (t) => (timer = t));
     else {
+      // A pending connect is abandoned by closing its handle: libuv then drops its request (for a
+      // Windows pipe, the wait on a busy pipe that libuv would otherwise keep up for 30 s).
       timer = setTimeout(
         () => finish(ipcError(ErrorCodes.CONNECT_TIMEOUT, `connect timed out after ${config.connectTimeout} ms: ${ep.display}`, { address: ep.display, syscall: 'connect' })),
         config.connectTimeout,
       );
-      connectTcp(ep, config, finish, (h) => (pending = h), () => settled);
+      if (ep.kind === 'pipe') connectPipe(ep, config, finish, (h) => (pending = h));
+      else connectTcp(ep, config, finish, (h) => (pending = h), () => settled);
     }
   });
 }
@@ -67,14 +69,12 @@ function connectUnix(
     const handle = newHandle(StreamKind.PIPE, config);
     const r = handle.connectUnix(bytes);
     if (r === 0) {
-      const cred = handle.peerCred();
-      const peer: Peer | null = cred === null ? null : { pid: cred[0], uid: cred[1], gid: cred[2] };
-      finish(null, new Transport(handle, config, ep.display, peer));
+      finish(null, new Transport(handle, config, ep.display, peerOf(handle.peerCred(false))));
       return;
     }
     handle.close();
     // EAGAIN: the server's backlog is full. It is alive, so try again until the deadline.
-    if (r === -EAGAIN) {
+    if (r === UV_EAGAIN) {
       if (Date.now() + delay <= deadline) {
         setTimer(setTimeout(attempt, delay));
         delay = Math.min(delay * 2, 50);
@@ -86,6 +86,36 @@ function connectUnix(
     finish(systemError('connect', r, ep.display));
   };
   attempt();
+}
+
+function connectPipe(
+  ep: ResolvedEndpoint & { kind: 'pipe' },
+  config: TransportConfig,
+  finish: (err: Error | null, t?: Transport) => void,
+  setPending: (h: InstanceType<typeof NativeStream> | null) => void,
+): void {
+  const handle = newHandle(StreamKind.PIPE, config);
+  setPending(handle);
+  handle.owner = connectingOwner((status) => {
+    if (status < 0) return finish(systemError('connect', status, ep.display));
+    setPending(null);
+    finish(null, new Transport(handle, config, ep.display, peerOf(handle.peerCred(false))));
+  });
+  const r = handle.connectPipe(ep.path);
+  if (r < 0) finish(systemError('connect', r, ep.display));
+}
+
+/** The owner of a handle whose connect is in flight: only the outcome matters. */
+function connectingOwner(onConnect: (status: number) => void): NativeOwner {
+  return {
+    onFrames() {},
+    onEnd() {},
+    onWrite() {},
+    onShutdown() {},
+    onConnection() {},
+    onConnect,
+    onClose() {},
+  };
 }
 
 function connectTcp(
@@ -103,20 +133,11 @@ function connectTcp(
     }
     const handle = newHandle(StreamKind.TCP, config);
     setPending(handle);
-    const owner: NativeOwner = {
-      onFrames() {},
-      onEnd() {},
-      onWrite() {},
-      onShutdown() {},
-      onConnection() {},
-      onConnect(status) {
-        if (status < 0) return finish(systemError('connect', status, ep.display));
-        setPending(null);
-        finish(null, new Transport(handle, config, ep.display, null));
-      },
-      onClose() {},
-    };
-    handle.owner = owner;
+    handle.owner = connectingOwner((status) => {
+      if (status < 0) return finish(systemError('connect', status, ep.display));
+      setPending(null);
+      finish(null, new Transport(handle, config, ep.display, null));
+    });
     const r = handle.connectTcp(address, ep.port);
     if (r < 0) finish(systemError('connect', r, ep.display));
   });

@@ -18,7 +18,11 @@ export interface NativeStream {
   write(buf: Uint8Array, buf2OrLength?: Uint8Array | number): number;
   shutdown(): number;
   close(): void;
-  peerCred(): [number, number, number] | null;
+  /** Unix: [pid, uid, gid]; Windows named pipe: [pid] (of the client when `serverSide`, else of the server). */
+  peerCred(serverSide?: boolean): [number, number, number] | [number] | null;
+  /** Windows named pipes: connect (completes in onConnect) and bind `\\.\pipe\name`. */
+  connectPipe(name: string): number;
+  bindPipe(name: string): number;
   setNoDelay(on: boolean): number;
   ref(): void;
   unref(): void;
@@ -49,7 +53,17 @@ interface NativeStreamConstructor {
 
 interface Binding {
   Stream: NativeStreamConstructor;
-  constants: { maxUnixPath: number; UV_EOF: number; uvPipeSize: number; builtPipeSize: number };
+  constants: {
+    maxUnixPath: number;
+    uvPipeSize: number;
+    builtPipeSize: number;
+    UV_EOF: number;
+    UV_EAGAIN: number;
+    UV_EACCES: number;
+    UV_ECONNREFUSED: number;
+    UV_EADDRINUSE: number;
+    UV_ENOENT: number;
+  };
   setup(frameTable: Uint32Array, callbacks: Record<string, (this: NativeStream, ...args: never[]) => void>): void;
   probeUnix(path: Buffer): number;
   busyPollStats(): [boolean, number];

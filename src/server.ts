@@ -4,9 +4,9 @@ import { listenConfig, type ListenOptions, type TransportConfig } from './config
 import { channels, debug } from './debug';
 import { resolveEndpoint, unixAddressBytes, type Endpoint, type ResolvedEndpoint } from './endpoint';
 import { TransportError, systemError } from './errors';
-import { FramingCode, NativeStream, StreamKind, type NativeOwner } from './native';
-import { Transport, type Peer } from './transport';
-import { bindFile, checkDirectory, checkExisting, pathTooLong, unlinkIfOurs, type BoundFile } from './unix';
+import { FramingCode, NativeStream, StreamKind, constants, type NativeOwner } from './native';
+import { Transport, peerOf, type Peer } from './transport';
+import { bindFile, checkDirectory, checkExisting, ensurePrivateDir, pathTooLong, unlinkIfOurs, type BoundFile } from './unix';
 
 type Handle = InstanceType<typeof NativeStream>;
 type Config = ReturnType<typeof listenConfig>;
@@ -73,16 +73,20 @@ export class Server extends EventEmitter {
     const c = this.#config;
     const client = new NativeStream(this.#kind, FramingCode[c.framing], c.maxFrameSize, c.slabSize);
     const r = this.#handle.accept(client);
+    if (r === constants.UV_EACCES) {
+      // A Windows named-pipe client from another machine: refused before anything is read.
+      client.close();
+      debug('refused a remote client on %s', this.endpoint);
+      this.emit('refused', null);
+      return;
+    }
     if (r < 0) {
       client.close();
       this.emit('acceptError', systemError('accept', r, this.endpoint));
       return;
     }
     let peer: Peer | null = null;
-    if (this.#kind === StreamKind.PIPE) {
-      const cred = client.peerCred();
-      if (cred !== null) peer = { pid: cred[0], uid: cred[1], gid: cred[2] };
-    }
+    if (this.#kind === StreamKind.PIPE) peer = peerOf(client.peerCred(true));
     // The check runs before reading starts, so a refused peer never has a frame read.
     let allowed = true;
     if (this.#sameUserOnly && (peer === null || peer.uid !== process.getuid?.())) allowed = false;
@@ -183,7 +187,24 @@ export class Server extends EventEmitter {
 export function listen(endpoint: Endpoint, options?: ListenOptions): Promise<Server> {
   const ep = resolveEndpoint(endpoint);
   const config = listenConfig(options);
-  return ep.kind === 'unix' ? listenUnix(ep, config) : listenTcp(ep, config);
+  if (ep.kind === 'unix') return listenUnix(ep, config);
+  if (ep.kind === 'pipe') return listenPipe(ep, config);
+  return listenTcp(ep, config);
+}
+
+async function listenPipe(ep: ResolvedEndpoint & { kind: 'pipe' }, config: Config): Promise<Server> {
+  // libuv creates each pipe instance with FILE_FLAG_FIRST_PIPE_INSTANCE for the first, so a name that
+  // another server already serves fails here with EADDRINUSE.
+  const handle = newHandle(StreamKind.PIPE, config);
+  let r = handle.bindPipe(ep.path);
+  if (r === 0) r = handle.listen(config.backlog);
+  if (r < 0) {
+    handle.close();
+    throw systemError('listen', r, ep.display);
+  }
+  const server = new Server(handle, config, StreamKind.PIPE, ep.display, null, null, false);
+  announce(server);
+  return server;
 }
 
 function newHandle(kind: number, c: TransportConfig): Handle {
@@ -201,6 +222,10 @@ async function listenUnix(ep: ResolvedEndpoint & { kind: 'unix' }, config: Confi
       const r = handle.bindUnix(bytes);
       if (r < 0) throw systemError('listen', r, ep.display);
     } else {
+      if (ep.privateDir !== undefined) {
+        const bad = ensurePrivateDir(ep.privateDir, ep.display);
+        if (bad !== null) throw bad;
+      }
       const unsafe = checkDirectory(ep.path, ep.display);
       if (unsafe !== null) throw unsafe;
       const existing = checkExisting(ep.path, ep.display);

@@ -657,6 +657,13 @@ export class Transport extends EventEmitter {
   }
 }
 
+/** The peer as the engine reports it: [pid, uid, gid] on Unix, [pid] for a Windows named pipe. */
+export function peerOf(cred: [number, number, number] | [number] | null): Peer | null {
+  if (cred === null) return null;
+  if (cred.length === 1) return { pid: cred[0] };
+  return { pid: cred[0], uid: cred[1], gid: cred[2] };
+}
+
 function checkLine(data: Uint8Array): void {
   // The reader splits on \n, strips one trailing \r and skips blank lines: a frame that would not come
   // back unchanged is refused here rather than silently altered.

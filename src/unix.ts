@@ -1,12 +1,11 @@
 // Socket-file policy for Unix domain sockets: length limits, stale files, owner-only creation and
 // removal. The native side only opens, binds and connects descriptors.
 import fs = require('node:fs');
-import os = require('node:os');
 import path = require('node:path');
 import { ErrorCodes, ipcError, systemError } from './errors';
 import { constants, probeUnix, type NativeStream } from './native';
 
-const E = os.constants.errno;
+const { UV_ECONNREFUSED, UV_EAGAIN, UV_EADDRINUSE, UV_EACCES, UV_ENOENT } = constants;
 
 /** The longest socket path this platform takes, in bytes (107 on Linux, 103 on macOS). */
 export const MAX_UNIX_PATH = constants.maxUnixPath;
@@ -48,7 +47,7 @@ export function checkExisting(file: string, display: string): Error | null {
   const r = probeUnix(Buffer.from(file));
   // Refused means nobody listens: a dead server left it. Anything that connected (or found the
   // backlog full, EAGAIN) is alive.
-  if (r === -E.ECONNREFUSED) {
+  if (r === UV_ECONNREFUSED) {
     try {
       fs.unlinkSync(file);
     } catch (e) {
@@ -56,8 +55,8 @@ export function checkExisting(file: string, display: string): Error | null {
     }
     return null;
   }
-  if (r === 0 || r === -E.EAGAIN) {
-    const err = systemError('listen', -E.EADDRINUSE, display);
+  if (r === 0 || r === UV_EAGAIN) {
+    const err = systemError('listen', UV_EADDRINUSE, display);
     err.message = `listen EADDRINUSE ${display}: another server is listening on it`;
     return err;
   }
@@ -75,7 +74,7 @@ export function checkDirectory(file: string, display: string): Error | null {
     st = fs.statSync(dir);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    return systemError('listen', err.errno ?? -E.ENOENT, display);
+    return systemError('listen', err.errno ?? UV_ENOENT, display);
   }
   const othersWrite = (st.mode & 0o002) !== 0;
   const sticky = (st.mode & 0o1000) !== 0;
@@ -83,6 +82,30 @@ export function checkDirectory(file: string, display: string): Error | null {
     return ipcError(
       ErrorCodes.UNSAFE_PATH,
       `listen: ${dir} is writable by every user and has no sticky bit, so anyone could replace ${display}; use a private directory`,
+      { address: display, syscall: 'listen' },
+    );
+  }
+  return null;
+}
+
+/**
+ * Creates (if needed) the owner-only directory of `pipe:` endpoints and checks that it is ours: a real
+ * directory, not a symlink, owned by us, with no access for anyone else. Another user could otherwise
+ * have made it first and wait for our sockets.
+ */
+export function ensurePrivateDir(dir: string, display: string): Error | null {
+  try {
+    fs.mkdirSync(dir, { mode: 0o700 });
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code !== 'EEXIST') return systemError('listen', err.errno ?? UV_EACCES, display);
+  }
+  const st = fs.lstatSync(dir);
+  const uid = process.getuid?.();
+  if (!st.isDirectory() || (uid !== undefined && st.uid !== uid) || (st.mode & 0o077) !== 0) {
+    return ipcError(
+      ErrorCodes.UNSAFE_PATH,
+      `listen: ${dir} must be a directory owned by uid ${uid} with mode 0700 (it is ${st.isDirectory() ? `owned by uid ${st.uid}, mode ${(st.mode & 0o777).toString(8)}` : 'not a directory'})`,
       { address: display, syscall: 'listen' },
     );
   }
@@ -105,7 +128,7 @@ export function bindFile(handle: NativeStream, file: string, mode: number, displ
   try {
     tmp = fs.mkdtempSync(path.join(dir, `.sipc-`));
   } catch (e) {
-    return systemError('bind', (e as NodeJS.ErrnoException).errno ?? -E.EACCES, display);
+    return systemError('bind', (e as NodeJS.ErrnoException).errno ?? UV_EACCES, display);
   }
   const inner = path.join(tmp, 's');
   let dirFd = -1;
@@ -125,7 +148,7 @@ export function bindFile(handle: NativeStream, file: string, mode: number, displ
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
       if (err.code === 'EEXIST') {
-        const inUse = systemError('listen', -E.EADDRINUSE, display);
+        const inUse = systemError('listen', UV_EADDRINUSE, display);
         inUse.message = `listen EADDRINUSE ${display}: the path was taken while binding`;
         return inUse;
       }
