@@ -116,7 +116,7 @@ function abstractName(name: unknown): ResolvedEndpoint {
   if (process.platform !== 'linux') {
     throw argValueError('The abstract socket namespace (unix:@name) exists only on Linux');
   }
-  return { kind: 'unix', path: name, abstract: true, display: `@${name}` };
+  return { kind: 'unix', path: name, abstract: true, display: `unix:@${name}` };
 }
 
 function tcp(host: string, port: unknown, display: string): ResolvedEndpoint {

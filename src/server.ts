@@ -90,7 +90,15 @@ export class Server extends EventEmitter {
     // The check runs before reading starts, so a refused peer never has a frame read.
     let allowed = true;
     if (this.#sameUserOnly && (peer === null || peer.uid !== process.getuid?.())) allowed = false;
-    if (allowed && c.allowPeer !== undefined) allowed = c.allowPeer(peer) === true;
+    if (allowed && c.allowPeer !== undefined) {
+      try {
+        allowed = c.allowPeer(peer) === true;
+      } catch (err) {
+        // A throwing check refuses the peer; the exception still reaches the process as uncaught.
+        client.close();
+        throw err;
+      }
+    }
     if (!allowed || this.#closePromise !== null) {
       client.close();
       if (!allowed) {

@@ -105,7 +105,7 @@ describe('system errors', () => {
 
   it('ECONNREFUSED for an abstract name nobody listens on, with the address as @name', async () => {
     const name = abstractName('nobody');
-    expectSystemError(await rejection(connect(`unix:@${name}`)), 'ECONNREFUSED', `@${name}`);
+    expectSystemError(await rejection(connect(`unix:@${name}`)), 'ECONNREFUSED', `unix:@${name}`);
   });
 
   it('a failed connect does not disturb a later successful one to the same path', async () => {
@@ -153,7 +153,7 @@ describe('path too long', () => {
     const name = 'n'.repeat(MAX_UNIX_PATH + 1);
     const err = await rejection(connect(`unix:@${name}`));
     expect(err.code).toBe('ERR_IPC_PATH_TOO_LONG');
-    expect(err.address).toBe(`@${name}`);
+    expect(err.address).toBe(`unix:@${name}`);
   });
 });
 
@@ -165,7 +165,7 @@ describe('timeout and abort', () => {
     expect(err).toBeInstanceOf(TransportError);
     expect(err.code).toBe('ERR_IPC_CONNECT_TIMEOUT');
     expect(err.syscall).toBe('connect');
-    expect(err.address).toBe(`@${name}`);
+    expect(err.address).toBe(`unix:@${name}`);
     expect(err.message).toContain('150 ms');
   });
 

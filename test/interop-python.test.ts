@@ -117,7 +117,7 @@ describe('Python server, our client', () => {
     expect(r.received[1]!.equals(BINARY)).toBe(true);
     expect(r.done).toBe('DONE 2 264');
     expect(r.code).toBe(0);
-    expect(r.t.endpoint).toBe(`@${name}`);
+    expect(r.t.endpoint).toBe(`unix:@${name}`);
   });
 });
 
@@ -151,7 +151,7 @@ describe('our server, Python client', () => {
   it('a Python client reaches our abstract socket unix:@name, so the bound name is not padded', async () => {
     const name = abstractName('oursrv');
     const server = await ourServer(`unix:@${name}`);
-    expect(server.endpoint).toBe(`@${name}`);
+    expect(server.endpoint).toBe(`unix:@${name}`);
     const got = echo(server);
     const peers: (number | undefined)[] = [];
     server.on('connection', (t: Transport) => peers.push(t.peer?.pid));

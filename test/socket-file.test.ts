@@ -173,7 +173,7 @@ describe('what is already at the path', () => {
     await serve(`unix:@${name}`);
     const err = await rejection(listen(`unix:@${name}`));
     expect(err.code).toBe('EADDRINUSE');
-    expect(err.address).toBe(`@${name}`);
+    expect(err.address).toBe(`unix:@${name}`);
     expect(await roundTrip(`unix:@${name}`, 'abstract')).toBe('abstract');
   });
 });

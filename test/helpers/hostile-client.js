@@ -1,0 +1,122 @@
+// A small program the access-control tests run as another user (through setpriv). Each event is one
+// JSON line on stdout. It is copied into the test's own temp directory first, so that the other user
+// can read it wherever the repository lives.
+//
+//   node hostile-client.js connect ADDR [FRAME]
+//       Connects with plain node:net (ADDR is a socket path, or @name for the abstract namespace).
+//       With FRAME, sends it length-prefixed, waits for one length-prefixed frame back, then ends.
+//       Events: start {uid}, connected, frame {text}, end, error {code}, close.
+//   node hostile-client.js listen DIST_INDEX ENDPOINT
+//       Requires the package from DIST_INDEX and listens on ENDPOINT with its defaults.
+//       Events: start {uid}, listening, or error {code, message}; then closes the server and exits.
+//   node hostile-client.js allowpeer-throws DIST_INDEX DIR COUNT
+//       A server (in DIR) whose allowPeer throws, and COUNT clients one after another; one result event.
+'use strict';
+const net = require('node:net');
+
+function say(obj) {
+  process.stdout.write(JSON.stringify(obj) + '\n');
+}
+
+function lp(text) {
+  const body = Buffer.from(text);
+  const h = Buffer.alloc(4);
+  h.writeUInt32BE(body.length, 0);
+  return Buffer.concat([h, body]);
+}
+
+const [mode, ...args] = process.argv.slice(2);
+say({ event: 'start', uid: process.getuid(), gid: process.getgid() });
+
+if (mode === 'connect') {
+  const [addr, frame] = args;
+  const sock = net.connect(addr.startsWith('@') ? '\0' + addr.slice(1) : addr);
+  let buf = Buffer.alloc(0);
+  let gotFrame = false;
+  sock.on('connect', () => {
+    say({ event: 'connected' });
+    if (frame !== undefined) sock.write(lp(frame));
+    else sock.end();
+  });
+  sock.on('data', (d) => {
+    buf = Buffer.concat([buf, d]);
+    if (!gotFrame && buf.length >= 4 && buf.length >= 4 + buf.readUInt32BE(0)) {
+      gotFrame = true;
+      say({ event: 'frame', text: buf.subarray(4, 4 + buf.readUInt32BE(0)).toString() });
+      sock.end();
+    }
+  });
+  sock.on('end', () => say({ event: 'end' }));
+  sock.on('error', (e) => say({ event: 'error', code: e.code }));
+  sock.on('close', () => {
+    say({ event: 'close' });
+    process.exit(0);
+  });
+  // Safety net: a refused peer must be told, not left hanging.
+  setTimeout(() => {
+    say({ event: 'timeout' });
+    process.exit(2);
+  }, 8000).unref();
+} else if (mode === 'listen') {
+  const [dist, endpoint] = args;
+  const { listen } = require(dist);
+  listen(endpoint).then(
+    async (server) => {
+      say({ event: 'listening' });
+      await server.close();
+    },
+    (e) => say({ event: 'error', code: e.code, message: e.message }),
+  );
+} else if (mode === 'allowpeer-throws') {
+  // A server whose allowPeer throws, and N node:net clients of it. Reports what each client saw, how
+  // the exception surfaced, and the descriptor counts (so a leaked socket shows).
+  const [dist, dir, count] = args;
+  const fs = require('node:fs');
+  const { listen } = require(dist);
+  const fds = () => fs.readdirSync('/proc/self/fd').length;
+  const surfaced = [];
+  process.on('uncaughtException', (e) => surfaced.push(`uncaught:${e.message}`));
+  (async () => {
+    const before = fds();
+    const file = require('node:path').join(dir, 'throws.sock');
+    const server = await listen(`unix:${file}`, {
+      allowPeer: () => {
+        throw new Error('allowPeer exploded');
+      },
+    });
+    server.on('error', (e) => surfaced.push(`error:${e.message}`));
+    server.on('acceptError', (e) => surfaced.push(`acceptError:${e.message}`));
+    server.on('refused', () => surfaced.push('refused'));
+    let connections = 0;
+    server.on('connection', (t) => {
+      connections++;
+      t.destroy();
+    });
+    const listening = fds();
+    const outcomes = [];
+    for (let i = 0; i < Number(count); i++) {
+      outcomes.push(
+        await new Promise((resolve) => {
+          const sock = net.connect(file);
+          const seen = [];
+          sock.on('connect', () => sock.write(lp('hello')));
+          sock.on('end', () => seen.push('end'));
+          sock.on('error', (e) => seen.push(`error:${e.code}`));
+          sock.on('close', () => resolve(seen.concat('close').join(',')));
+          // A peer left hanging is the failure this mode looks for: give up after 2 s.
+          setTimeout(() => {
+            seen.push('hanging');
+            sock.destroy();
+          }, 2000).unref();
+        }),
+      );
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    const afterClients = fds();
+    await server.close();
+    say({ event: 'result', before, listening, afterClients, after: fds(), outcomes, surfaced, connections });
+  })().catch((e) => say({ event: 'error', message: String(e && e.stack) }));
+} else {
+  say({ event: 'usage' });
+  process.exit(2);
+}
