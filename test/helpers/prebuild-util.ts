@@ -117,7 +117,8 @@ function realPython(): string | null {
 export function cleanEnv(PATH?: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
-    if (!/^npm_/i.test(k) && k !== 'INIT_CWD' && k !== 'NODE_OPTIONS') env[k] = v;
+    // SYMPHONY_IPC_ADDON would make the installed package load another build's addon (npm run test:asan sets it).
+    if (!/^npm_/i.test(k) && k !== 'INIT_CWD' && k !== 'NODE_OPTIONS' && k !== 'SYMPHONY_IPC_ADDON') env[k] = v;
   }
   if (PATH !== undefined) env.PATH = PATH;
   return env;
