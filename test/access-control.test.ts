@@ -9,6 +9,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connect, listen, type Transport } from '../dist/index.js';
 import {
   DIST_INDEX,
+  packageCopyForOtherUsers,
   LineChild,
   NODE_CLIENT,
   PY_CLIENT,
@@ -336,11 +337,10 @@ describe('stale socket files of another user', () => {
 
   /** Runs listen() from the package as nobody; returns its events. */
   async function listenAsNobody(endpoint: string): Promise<Event[]> {
-    const probe = spawnSync(NOBODY[0]!, [...NOBODY.slice(1), process.execPath, '-e', `require(${JSON.stringify(DIST_INDEX)})`], { encoding: 'utf8' });
-    if (probe.status !== 0) {
-      throw new Error(`nobody cannot load the package from ${DIST_INDEX} (every directory above it must be searchable by all): ${probe.stderr}`);
-    }
-    const { events } = await asNobodyRun(['listen', DIST_INDEX, endpoint]);
+    const index = packageCopyForOtherUsers();
+    const probe = spawnSync(NOBODY[0]!, [...NOBODY.slice(1), process.execPath, '-e', `require(${JSON.stringify(index)})`], { encoding: 'utf8' });
+    if (probe.status !== 0) throw new Error(`nobody cannot load the package copy at ${index}: ${probe.stderr}`);
+    const { events } = await asNobodyRun(['listen', index, endpoint]);
     return events;
   }
 

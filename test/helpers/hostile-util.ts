@@ -44,6 +44,31 @@ export function tempDir(mode = 0o700, prefix = 'sipc-hostile-'): string {
   return dir;
 }
 
+/**
+ * A copy of the built package that another user can load wherever the repository lives (a checkout
+ * under /root is not searchable by others): dist/, package.json, the addon this process uses, and
+ * node-gyp-build, in a world-readable temp directory. Returns the path of its dist/index.js.
+ */
+export function packageCopyForOtherUsers(): string {
+  const root = path.resolve(HELPERS, '..', '..');
+  const dir = tempDir(0o755, 'sipc-pkg-');
+  fs.cpSync(path.join(root, 'dist'), path.join(dir, 'dist'), { recursive: true });
+  fs.copyFileSync(path.join(root, 'package.json'), path.join(dir, 'package.json'));
+  fs.cpSync(path.join(root, 'node_modules', 'node-gyp-build'), path.join(dir, 'node_modules', 'node-gyp-build'), { recursive: true });
+  // The addon in use: a sanitizer build named by SYMPHONY_IPC_ADDON, else the local build.
+  const addon = process.env.SYMPHONY_IPC_ADDON ?? path.join(root, 'build', 'Release', 'symphony_ipc.node');
+  fs.mkdirSync(path.join(dir, 'build', 'Release'), { recursive: true });
+  fs.copyFileSync(addon, path.join(dir, 'build', 'Release', 'symphony_ipc.node'));
+  for (const d of ['dist', 'node_modules', 'build']) {
+    for (const e of fs.readdirSync(path.join(dir, d), { recursive: true, withFileTypes: true })) {
+      fs.chmodSync(path.join(e.parentPath, e.name), e.isDirectory() ? 0o755 : 0o644);
+    }
+    fs.chmodSync(path.join(dir, d), 0o755);
+  }
+  fs.chmodSync(path.join(dir, 'build', 'Release', 'symphony_ipc.node'), 0o755);
+  return path.join(dir, 'dist', 'index.js');
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
