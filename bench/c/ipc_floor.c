@@ -3,6 +3,11 @@
  * length-prefixed frames (4-byte big-endian length, then the payload). Nothing in Node
  * can beat this, so it tells us how much of a measured time is the kernel's.
  *
+ * The -poll modes are the floor for busy polling: the connected socket is non-blocking and a
+ * read that finds nothing is retried at once after sched_yield(), so neither side ever sleeps
+ * in the kernel waiting for the other (no wake-up to pay), yet a peer on the same CPU still gets
+ * to run. That is what the transport's busyPoll option does on Node's loop.
+ *
  *   ipc_floor server PATH              listen, echo every frame back (connections one after another)
  *   ipc_floor client-rtt PATH N SIZE   ping-pong N round trips of SIZE-byte frames, print JSON
  *                                      percentiles of the per-round-trip time in nanoseconds
@@ -10,6 +15,8 @@
  *                                      when asked by a 1-byte control frame and when the peer ends
  *   ipc_floor source PATH N SIZE       connect, write N frames as fast as possible, then ask the
  *                                      peer for its count and print JSON with the rate
+ *   ipc_floor server-poll PATH         as server, polling reads on a non-blocking socket
+ *   ipc_floor client-rtt-poll PATH N SIZE  as client-rtt, polling reads on a non-blocking socket
  *
  * The bench protocol: a frame whose payload is exactly 1 byte is a control frame ("report your
  * count") and is not counted; data frames are never 1 byte long. Servers print READY once they
@@ -17,6 +24,8 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -94,12 +103,25 @@ static int connect_to(const char *path) {
   return fd;
 }
 
+/*
+ * Blocking sockets never fail with EAGAIN, so the retry after sched_yield() in the I/O helpers
+ * below only ever runs for the -poll modes, which make their connected socket non-blocking.
+ */
+static void set_nonblocking(int fd) {
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) die("fcntl");
+}
+
 static int write_all(int fd, const void *data, size_t len) {
   const char *p = data;
   while (len > 0) {
     ssize_t n = write(fd, p, len);
     if (n < 0) {
       if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        sched_yield();
+        continue;
+      }
       return -1;
     }
     p += n;
@@ -115,6 +137,10 @@ static int read_all(int fd, void *data, size_t len) {
     ssize_t n = read(fd, p, len);
     if (n < 0) {
       if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        sched_yield();
+        continue;
+      }
       return -1;
     }
     if (n == 0) return 0;
@@ -174,6 +200,10 @@ static ssize_t reader_next(struct reader *r, unsigned char **frame) {
     ssize_t n = read(r->fd, r->buf + r->end, r->cap - r->end);
     if (n < 0) {
       if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        sched_yield();
+        continue;
+      }
       return -1;
     }
     if (n == 0) return 0;
@@ -188,7 +218,8 @@ static int send_count(int fd, uint64_t count) {
   return write_all(fd, reply, sizeof reply);
 }
 
-static void run_server(const char *path) {
+/* Between connections the server blocks in accept(), polling or not: only a connection is polled. */
+static void run_server(const char *path, int poll) {
   int lfd = listen_on(path);
   for (;;) {
     int fd = accept(lfd, NULL, NULL);
@@ -196,6 +227,7 @@ static void run_server(const char *path) {
       if (errno == EINTR) continue;
       die("accept");
     }
+    if (poll) set_nonblocking(fd);
     struct reader r;
     reader_init(&r, fd);
     unsigned char *frame;
@@ -245,8 +277,9 @@ static uint64_t percentile(const uint64_t *sorted, size_t n, double q) {
   return sorted[(size_t)(q * (double)(n - 1))];
 }
 
-static void run_client_rtt(const char *path, size_t n, size_t size) {
+static void run_client_rtt(const char *path, size_t n, size_t size, int poll) {
   int fd = connect_to(path);
+  if (poll) set_nonblocking(fd);
   size_t total = 4 + size;
   unsigned char *out = calloc(1, total), *in = malloc(total);
   uint64_t *samples = malloc(n * sizeof *samples);
@@ -304,7 +337,8 @@ static void run_source(const char *path, size_t n, size_t size) {
 
 static void usage(void) {
   fprintf(stderr,
-          "usage: ipc_floor server PATH | client-rtt PATH N SIZE | sink PATH | source PATH N SIZE\n");
+          "usage: ipc_floor server PATH | client-rtt PATH N SIZE | sink PATH | source PATH N SIZE |\n"
+          "                 server-poll PATH | client-rtt-poll PATH N SIZE\n");
   exit(2);
 }
 
@@ -318,11 +352,15 @@ int main(int argc, char **argv) {
     return 2;
   }
   if (strcmp(mode, "server") == 0) {
-    run_server(path);
+    run_server(path, 0);
+  } else if (strcmp(mode, "server-poll") == 0) {
+    run_server(path, 1);
   } else if (strcmp(mode, "sink") == 0) {
     run_sink(path);
   } else if (strcmp(mode, "client-rtt") == 0 && argc == 5) {
-    run_client_rtt(path, strtoull(argv[3], NULL, 10), strtoull(argv[4], NULL, 10));
+    run_client_rtt(path, strtoull(argv[3], NULL, 10), strtoull(argv[4], NULL, 10), 0);
+  } else if (strcmp(mode, "client-rtt-poll") == 0 && argc == 5) {
+    run_client_rtt(path, strtoull(argv[3], NULL, 10), strtoull(argv[4], NULL, 10), 1);
   } else if (strcmp(mode, "source") == 0 && argc == 5) {
     run_source(path, strtoull(argv[3], NULL, 10), strtoull(argv[4], NULL, 10));
   } else {

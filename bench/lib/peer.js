@@ -10,10 +10,17 @@
 //   node peer.js source IMPL PATH '{"size","warmupMs","durationMs"}'
 //                                                        client: send as fast as backpressure
 //                                                        allows, print the delivered rate
+//   node peer.js idle   IMPL PATH '{"size","burstMs","settleMs","idleMs"}'
+//                                                        client: ping-pong for burstMs, then
+//                                                        print this process's CPU time during
+//                                                        the traffic and over idleMs of silence
+//                                                        starting settleMs after the last frame
 //
-// IMPL is 'ours' or 'net'. Servers print READY when they listen; every process prints its
-// result as one JSON line on stdout. The protocol matches bench/c/ipc_floor.c: a 1-byte frame
-// is a control frame ("reply with your count") and the reply is an 8-byte big-endian count.
+// IMPL is 'ours' or 'net'. Every role also takes "busyPoll" (microseconds) in its JSON, passed
+// to ours' listen() or connect() (node:net has no such option). Servers print READY when they
+// listen; every process prints its result as one JSON line on stdout. The protocol matches
+// bench/c/ipc_floor.c: a 1-byte frame is a control frame ("reply with your count") and the
+// reply is an 8-byte big-endian count.
 
 const { transports } = require('./transports.js');
 
@@ -35,30 +42,47 @@ function closeSoon(conn) {
   ]);
 }
 
+// Options only ours understands, taken from a role's JSON.
+function extraOptions({ busyPoll }) {
+  return busyPoll === undefined ? {} : { busyPoll };
+}
+
+// Percent of one core this process used between `since` (a process.cpuUsage()) and now.
+function cpuPercent(since, wallMs) {
+  const { user, system } = process.cpuUsage(since);
+  return ((user + system) / 1e3 / wallMs) * 100;
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function pingPong(conn, size) {
+  const payload = Buffer.alloc(size, 0x61);
+  let resolve = null;
+  conn.onMessage(() => resolve());
+  return () =>
+    new Promise((r) => {
+      resolve = r;
+      conn.send(payload);
+    });
+}
+
 function countFrame(count) {
   const reply = Buffer.alloc(COUNT_LEN);
   reply.writeBigUInt64BE(BigInt(count));
   return reply;
 }
 
-async function echo(impl, sockPath) {
+async function echo(impl, sockPath, options) {
   await impl.listen(sockPath, (conn) => {
     conn.onMessage((frame) => conn.send(frame));
-  });
+  }, extraOptions(options));
   console.log('READY');
 }
 
-async function rtt(impl, sockPath, { n, size, warmup }) {
+async function rtt(impl, sockPath, { n, size, warmup, ...options }) {
   const { measure } = await import('mitata');
-  const conn = await impl.connect(sockPath);
-  const payload = Buffer.alloc(size, 0x61);
-  let resolve = null;
-  conn.onMessage(() => resolve());
-  const roundTrip = () =>
-    new Promise((r) => {
-      resolve = r;
-      conn.send(payload);
-    });
+  const conn = await impl.connect(sockPath, extraOptions(options));
+  const roundTrip = pingPong(conn, size);
 
   for (let i = 0; i < warmup; i++) await roundTrip();
   // One sample per round trip (batching off) so the tail percentiles are real round trips, not
@@ -75,7 +99,7 @@ async function rtt(impl, sockPath, { n, size, warmup }) {
   await closeSoon(conn);
 }
 
-async function sink(impl, sockPath, { expect = 0 }) {
+async function sink(impl, sockPath, { expect = 0, ...options }) {
   // Timing starts after a tenth of the frames, so start-up and JIT warm-up are left out.
   const startAt = Math.max(1, Math.floor(expect / 10));
   let count = 0;
@@ -95,12 +119,12 @@ async function sink(impl, sockPath, { expect = 0 }) {
         report({ frames, size: frame.length, secs, framesPerSec: frames / secs, bytesPerSec: (frames * frame.length) / secs, stats: conn.stats() });
       }
     });
-  });
+  }, extraOptions(options));
   console.log('READY');
 }
 
-async function source(impl, sockPath, { size, warmupMs, durationMs, maxFrames = 50e6 }) {
-  const conn = await impl.connect(sockPath);
+async function source(impl, sockPath, { size, warmupMs, durationMs, maxFrames = 50e6, ...options }) {
+  const conn = await impl.connect(sockPath, extraOptions(options));
   const payload = Buffer.alloc(size, 0x61);
   let onCount = null;
   conn.onMessage((frame) => {
@@ -139,7 +163,49 @@ async function source(impl, sockPath, { size, warmupMs, durationMs, maxFrames = 
   await closeSoon(conn);
 }
 
-const ROLES = { echo, rtt, sink, source };
+// What busy polling costs when nothing happens: after a burst of round trips, the loop must go
+// back to sleeping once the window has passed. Measured in this (client) process; the
+// connection stays open through the silence, as it would in an application between requests.
+async function idle(impl, sockPath, { size, burstMs, settleMs, idleMs, warmup = 2000, ...options }) {
+  const conn = await impl.connect(sockPath, extraOptions(options));
+  const roundTrip = pingPong(conn, size);
+  for (let i = 0; i < warmup; i++) await roundTrip();
+
+  const busySince = process.cpuUsage();
+  const t0 = performance.now();
+  let trips = 0;
+  while (performance.now() - t0 < burstMs) {
+    for (let i = 0; i < 256; i++) await roundTrip();
+    trips += 256;
+  }
+  const busyWallMs = performance.now() - t0;
+  const busyPct = cpuPercent(busySince, busyWallMs);
+
+  await sleep(settleMs);
+  const pollBefore = impl.busyPollStats();
+  const idleSince = process.cpuUsage();
+  const t1 = performance.now();
+  await sleep(idleMs);
+  const idleWallMs = performance.now() - t1;
+  const idlePct = cpuPercent(idleSince, idleWallMs);
+  const pollAfter = impl.busyPollStats();
+
+  report({
+    size,
+    trips,
+    busyWallMs,
+    busyPct,
+    idleWallMs,
+    idlePct,
+    // Busy polling the loop did during the silence (ms); 0 when the window closed as it should.
+    idlePollMs: pollBefore && pollAfter ? pollAfter.pollTime - pollBefore.pollTime : null,
+    pollingAtIdleStart: pollBefore ? pollBefore.active : null,
+    stats: conn.stats(),
+  });
+  await closeSoon(conn);
+}
+
+const ROLES = { echo, rtt, sink, source, idle };
 
 async function main() {
   const [role, implName, sockPath, json] = process.argv.slice(2);
@@ -150,7 +216,7 @@ async function main() {
   const options = json ? JSON.parse(json) : {};
   await ROLES[role](impl, sockPath, options);
   // Clients are done once they have reported; servers run until the runner stops them.
-  if (role === 'rtt' || role === 'source') process.exit(0);
+  if (role === 'rtt' || role === 'source' || role === 'idle') process.exit(0);
 }
 
 main().catch((err) => {

@@ -3,6 +3,14 @@
 // Turns measured sections into the printed report: absolute numbers, ratios against node:net
 // and the C floor, peak RSS, and the targets with their measured ratio. It only reports; a
 // missed target is a line in the table, never a failure.
+//
+// A section may bring its own table and targets (busy-poll.js does: ours against ours with the
+// option off, and a polling C floor):
+//   table:   { heading, columns: [{ impl, label }], ratios: [{ of, to, label }] }; sections with
+//            the same heading share one table, printed after the main one, and stay out of the
+//            main and RSS tables
+//   targets: [{ label, metric, against, op, threshold }], ratio ours / against; or without
+//            `against`, an absolute bound on ours' value, in `unit`
 
 const { IMPL_LABEL } = require('./scenario.js');
 
@@ -25,20 +33,32 @@ function fmt(value) {
   return value.toFixed(2);
 }
 
+function ratioOf(section, metric, of, to) {
+  const a = section?.cases[of]?.median?.[metric];
+  const b = section?.cases[to]?.median?.[metric];
+  return a != null && b ? a / b : null;
+}
+
 function ratio(section, metric, against) {
-  const ours = section?.cases.ours?.median?.[metric];
-  const other = section?.cases[against]?.median?.[metric];
-  return ours != null && other ? ours / other : null;
+  return ratioOf(section, metric, 'ours', against);
+}
+
+function meets(value, op, threshold) {
+  if (op === '<') return value < threshold;
+  if (op === '>') return value > threshold;
+  return op === '>=' ? value >= threshold : value <= threshold;
 }
 
 function evaluateTargets(sections) {
   const byId = Object.fromEntries(sections.map((s) => [s.id, s]));
-  return TARGETS.map((t) => {
+  const own = sections.flatMap((s) => (s.targets ?? []).map((t) => ({ ...t, section: s.id })));
+  return [...TARGETS, ...own].map((t) => {
     const section = byId[t.section];
-    const measured = ratio(section, t.metric, t.against);
+    const absolute = t.against == null;
+    const measured = absolute ? (section?.cases.ours?.median?.[t.metric] ?? null) : ratio(section, t.metric, t.against);
     let status = 'not measured';
-    if (measured != null) status = (t.op === '>=' ? measured >= t.threshold : measured <= t.threshold) ? 'met' : 'missed';
-    return { ...t, target: `${t.op} ${t.threshold}x`, measured, status };
+    if (measured != null) status = meets(measured, t.op, t.threshold) ? 'met' : 'missed';
+    return { ...t, target: absolute ? `${t.op} ${t.threshold} ${t.unit}` : `${t.op} ${t.threshold}x`, measured, status };
   });
 }
 
@@ -56,7 +76,31 @@ function table(rows) {
     .join('\n');
 }
 
-function printReport(sections, { print = console.log } = {}) {
+// One table for the sections that share a `table` heading: their own columns and ratios.
+function ownTable(heading, sections) {
+  const { columns, ratios } = sections[0].table;
+  const rows = [[heading, ...columns.map((c) => c.label), ...ratios.map((r) => r.label)]];
+  for (const s of sections) {
+    rows.push([s.title, ...columns.map(() => ''), ...ratios.map(() => '')]);
+    for (const m of s.metrics) {
+      const r = ({ of, to }) => {
+        if (!s.cases[of] || !s.cases[to]) return '';
+        const value = ratioOf(s, m.key, of, to);
+        return value == null ? '-' : `${fmt(value)}x`;
+      };
+      rows.push([`  ${m.label} (${m.unit}, ${m.better} is better)`, ...columns.map((c) => cell(s.cases[c.impl], m.key)), ...ratios.map(r)]);
+    }
+  }
+  return table(rows);
+}
+
+function printReport(allSections, { print = console.log } = {}) {
+  const sections = allSections.filter((s) => !s.table);
+  const grouped = new Map();
+  for (const s of allSections) {
+    if (s.table) grouped.set(s.table.heading, [...(grouped.get(s.table.heading) ?? []), s]);
+  }
+
   const rows = [['', 'ours', IMPL_LABEL.net, IMPL_LABEL.c, 'ours/net', 'ours/C']];
   for (const s of sections) {
     rows.push([s.title, '', '', '', '', '']);
@@ -65,8 +109,14 @@ function printReport(sections, { print = console.log } = {}) {
       rows.push([`  ${m.label} (${m.unit}, ${m.better} is better)`, cell(s.cases.ours, m.key), cell(s.cases.net, m.key), cell(s.cases.c, m.key), r('net'), r('c')]);
     }
   }
-  print('');
-  print(table(rows));
+  if (sections.length) {
+    print('');
+    print(table(rows));
+  }
+  for (const [heading, group] of grouped) {
+    print('');
+    print(ownTable(heading, group));
+  }
 
   const rssRows = [['Peak RSS of the measured process (MiB)', 'ours', IMPL_LABEL.net, 'ours/net']];
   for (const s of sections) {
@@ -75,17 +125,22 @@ function printReport(sections, { print = console.log } = {}) {
     if (ours == null && net == null) continue;
     rssRows.push([`  ${s.title}`, ours == null ? 'n/a' : fmt(ours / 1024), net == null ? '-' : fmt(net / 1024), ours && net ? `${fmt(ours / net)}x` : '']);
   }
-  print('');
-  print(table(rssRows));
+  if (rssRows.length > 1) {
+    print('');
+    print(table(rssRows));
+  }
 
-  const targets = evaluateTargets(sections);
+  const targets = evaluateTargets(allSections);
   const targetRows = [['Target (ratio = ours / other)', 'target', 'measured', 'result']];
-  for (const t of targets) targetRows.push([`  ${t.label}`, t.target, t.measured == null ? '-' : `${fmt(t.measured)}x`, t.status]);
+  for (const t of targets) {
+    const measured = t.measured == null ? '-' : t.against == null ? `${fmt(t.measured)} ${t.unit}` : `${fmt(t.measured)}x`;
+    targetRows.push([`  ${t.label}`, t.target, measured, t.status]);
+  }
   print('');
   print(table(targetRows));
 
   const problems = [];
-  for (const s of sections) {
+  for (const s of allSections) {
     for (const [impl, entry] of Object.entries(s.cases)) {
       if (entry.skipped) problems.push(`${IMPL_LABEL[impl]} skipped: ${entry.skipped}`);
       if (entry.error) problems.push(`${s.id} ${IMPL_LABEL[impl]}: FAILED: ${entry.error}`);

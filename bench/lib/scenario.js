@@ -7,8 +7,11 @@
 const { buildFloor, HAS_TASKSET } = require('./procs.js');
 const { oursUnavailable } = require('./transports.js');
 
-const IMPLS = ['ours', 'net', 'c'];
-const IMPL_LABEL = { ours: 'ours', net: 'node:net', c: 'C floor' };
+// 'off' is ours again with an option turned off, for scenarios that compare ours with itself
+// (busy polling on as 'ours', off as 'off').
+const IMPLS = ['ours', 'off', 'net', 'c'];
+const IMPL_LABEL = { ours: 'ours', off: 'ours, off', net: 'node:net', c: 'C floor' };
+const OURS_IMPLS = new Set(['ours', 'off']);
 
 function median(values) {
   const sorted = values.filter((v) => typeof v === 'number' && Number.isFinite(v)).sort((a, b) => a - b);
@@ -25,14 +28,15 @@ function benchOptions(argv = process.argv.slice(2)) {
 }
 
 // Runs one measurement (a table section). `metrics` lists { key, label, unit, better: 'lower' |
-// 'higher' }. `cases` maps an implementation to a function that runs
+// 'higher' }. `extra` is copied onto the section as is (report.js reads `table` and `targets`
+// from it). `cases` maps an implementation to a function that runs
 // one round and returns { values: { metric: number }, rssKiB, raw }; a missing entry means the
 // implementation has no such case (the C floor has no JS process to weigh, for instance).
-async function measureCases({ id, title, metrics, cases }, { rounds, skipOurs, log }) {
-  const out = { id, title, metrics, cases: {} };
+async function measureCases({ id, title, metrics, cases, ...extra }, { rounds, skipOurs, log }) {
+  const out = { id, title, metrics, ...extra, cases: {} };
   for (const impl of IMPLS) {
     if (!cases[impl]) continue;
-    out.cases[impl] = impl === 'ours' && skipOurs ? { skipped: skipOurs, runs: [] } : { runs: [] };
+    out.cases[impl] = OURS_IMPLS.has(impl) && skipOurs ? { skipped: skipOurs, runs: [] } : { runs: [] };
   }
   for (let round = 1; round <= rounds; round++) {
     for (const impl of Object.keys(out.cases)) {

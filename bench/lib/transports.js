@@ -3,12 +3,14 @@
 // The two JS transports under test behind one small interface, so every scenario runs the exact
 // same code against each:
 //
-//   listen(path, onConnection) -> Promise<{ close() }>
-//   connect(path)              -> Promise<Conn>
+//   listen(path, onConnection, extra?) -> Promise<{ close() }>
+//   connect(path, extra?)              -> Promise<Conn>
 //   Conn: send(payload) -> boolean, onMessage(fn), waitDrain() -> Promise, close() -> Promise,
 //         stats() -> object | null
+//   busyPollStats() -> { active, pollTime } | null
 //
 // 'ours' is the package (dist/index.js); 'net' is node:net with the framing in ./framing.js.
+// `extra` holds options only ours has (busyPoll); node:net has no such knob and ignores them.
 
 const net = require('node:net');
 const path = require('node:path');
@@ -29,17 +31,19 @@ function wrapOurs(t) {
 }
 
 const ours = {
-  async listen(sockPath, onConnection) {
+  async listen(sockPath, onConnection, extra = {}) {
     const { listen } = require(PACKAGE_ENTRY);
-    const server = await listen(`unix:${sockPath}`, OPTIONS);
+    const server = await listen(`unix:${sockPath}`, { ...OPTIONS, ...extra });
     server.on('connection', (t) => onConnection(wrapOurs(t)));
     return { close: () => server.close() };
   },
 
-  async connect(sockPath) {
+  async connect(sockPath, extra = {}) {
     const { connect } = require(PACKAGE_ENTRY);
-    return wrapOurs(await connect(`unix:${sockPath}`, OPTIONS));
+    return wrapOurs(await connect(`unix:${sockPath}`, { ...OPTIONS, ...extra }));
   },
+
+  busyPollStats: () => require(PACKAGE_ENTRY).busyPollStats(),
 };
 
 function wrapNet(socket) {
@@ -76,6 +80,8 @@ const netImpl = {
     await once(socket, 'connect');
     return wrapNet(socket);
   },
+
+  busyPollStats: () => null,
 };
 
 // Why 'ours' cannot run, or null when it can. Loaded here, in the runner, only to decide whether
