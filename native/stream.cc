@@ -5,7 +5,6 @@
 #include <string>
 
 #ifndef _WIN32
-#include <arpa/inet.h>
 #include <unistd.h>
 #endif
 
@@ -26,6 +25,25 @@ template <typename Req>
 Req* NewReq() {
   return new Req();
 }
+
+// A port in network byte order, read without ntohs(): on Windows that lives in ws2_32, which node-gyp
+// does not link into addons.
+int PortFromNetwork(const uint16_t& port) {
+  const uint8_t* b = reinterpret_cast<const uint8_t*>(&port);
+  return (b[0] << 8) | b[1];
+}
+
+#ifdef _WIN32
+// Wine has no remote pipe clients, and there GetNamedPipeClientComputerNameW is a stub that aborts the
+// process when called; scripts/test-win.sh runs the Windows build under wine.
+bool RunningUnderWine() {
+  static const bool wine = [] {
+    HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
+    return ntdll != nullptr && GetProcAddress(ntdll, "wine_get_version") != nullptr;
+  }();
+  return wine;
+}
+#endif
 
 bool GetBytes(napi_env env, napi_value value, uint8_t** data, size_t* len) {
   napi_typedarray_type type;
@@ -203,12 +221,31 @@ Napi::Value Stream::ConnectPipe(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
 #ifdef _WIN32
   if (!open() || kind_ != StreamKind::kPipe) return Napi::Number::New(env, UV_EBADF);
-  std::string name = info[0].As<Napi::String>().Utf8Value();
-  ConnectReq* req = NewReq<ConnectReq>();
-  // libuv waits for a busy pipe on a pool thread for up to 30 s; JS enforces connectTimeout by closing
-  // the handle, which ends the wait.
-  uv_pipe_connect(&req->req, &handle_->pipe, name.c_str(), on_stream_connect);
-  return Napi::Number::New(env, 0);
+  // The pipe is opened here, not by uv_pipe_connect: when every instance is busy, libuv waits for one on
+  // a pool thread (WaitNamedPipeW, 30 s at a time) that closing the handle does not end, so a connect
+  // given up at connectTimeout would keep the loop alive until then. Busy is UV_EAGAIN instead, and JS
+  // tries again until the deadline, as for a Unix socket whose backlog is full.
+  std::u16string name = info[0].As<Napi::String>().Utf16Value();
+  HANDLE pipe = CreateFileW(reinterpret_cast<const wchar_t*>(name.c_str()), GENERIC_READ | GENERIC_WRITE, 0,
+                            nullptr, OPEN_EXISTING, FILE_FLAG_OVERLAPPED, nullptr);
+  if (pipe == INVALID_HANDLE_VALUE) {
+    DWORD err = GetLastError();
+    return Napi::Number::New(env, err == ERROR_PIPE_BUSY ? UV_EAGAIN : uv_translate_sys_error(err));
+  }
+  // uv_pipe_open takes a C runtime descriptor: uv_open_osfhandle makes it in node.exe's runtime, the one
+  // libuv closes it with (the addon's mingw or MSVC runtime has a table of its own).
+  int fd = uv_open_osfhandle(pipe);
+  if (fd < 0) {
+    CloseHandle(pipe);
+    return Napi::Number::New(env, UV_EMFILE);
+  }
+  int r = uv_pipe_open(&handle_->pipe, fd);
+  if (r != 0) {
+    uv_fs_t req;
+    uv_fs_close(addon_->loop(), &req, fd, nullptr);
+    uv_fs_req_cleanup(&req);
+  }
+  return Napi::Number::New(env, r);
 #else
   // Unix sockets go through ConnectUnix, which neither truncates paths nor pads abstract names.
   return Napi::Number::New(env, UV_ENOTSUP);
@@ -274,7 +311,7 @@ Napi::Value Stream::Accept(const Napi::CallbackInfo& info) {
     // with ERROR_PIPE_LOCAL). Refuse it before anything is read.
     uv_os_fd_t fd;
     wchar_t computer[256];
-    if (uv_fileno(&client->handle_->handle, &fd) == 0 &&
+    if (!RunningUnderWine() && uv_fileno(&client->handle_->handle, &fd) == 0 &&
         GetNamedPipeClientComputerNameW(fd, computer, sizeof(computer))) {
       r = UV_EACCES;
     }
@@ -713,11 +750,11 @@ Napi::Value Stream::SockName(const Napi::CallbackInfo& info) {
   if (addr.ss_family == AF_INET6) {
     auto* a6 = reinterpret_cast<sockaddr_in6*>(&addr);
     uv_ip6_name(a6, ip, sizeof(ip));
-    port = ntohs(a6->sin6_port);
+    port = PortFromNetwork(a6->sin6_port);
   } else {
     auto* a4 = reinterpret_cast<sockaddr_in*>(&addr);
     uv_ip4_name(a4, ip, sizeof(ip));
-    port = ntohs(a4->sin_port);
+    port = PortFromNetwork(a4->sin_port);
   }
   Napi::Array out = Napi::Array::New(env, 2);
   out.Set(0u, Napi::String::New(env, ip));

@@ -45,7 +45,7 @@ class Stream : public Napi::ObjectWrap<Stream> {
   // JS-facing methods. Each returns 0 or a negative libuv error code unless noted.
   Napi::Value ConnectUnix(const Napi::CallbackInfo& info);  // (pathBuffer)
   Napi::Value BindUnix(const Napi::CallbackInfo& info);     // (pathBuffer)
-  Napi::Value ConnectPipe(const Napi::CallbackInfo& info);  // Windows: (name): completes in on_stream_connect
+  Napi::Value ConnectPipe(const Napi::CallbackInfo& info);  // Windows: (name): UV_EAGAIN when busy
   Napi::Value BindPipe(const Napi::CallbackInfo& info);     // Windows: (name)
   Napi::Value ConnectTcp(const Napi::CallbackInfo& info);   // (ip, port): completes in on_connect
   Napi::Value BindTcp(const Napi::CallbackInfo& info);      // (ip, port)

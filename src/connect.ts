@@ -36,15 +36,14 @@ export function connect(endpoint: Endpoint, options?: ConnectOptions): Promise<T
     signal?.addEventListener('abort', onAbort, { once: true });
 
     if (ep.kind === 'unix') connectUnix(ep, config, finish, (t) => (timer = t));
+    else if (ep.kind === 'pipe') connectPipe(ep, config, finish, (t) => (timer = t));
     else {
-      // A pending connect is abandoned by closing its handle: libuv then drops its request (for a
-      // Windows pipe, the wait on a busy pipe that libuv would otherwise keep up for 30 s).
+      // A pending connect is abandoned by closing its handle: libuv then drops its request.
       timer = setTimeout(
         () => finish(ipcError(ErrorCodes.CONNECT_TIMEOUT, `connect timed out after ${config.connectTimeout} ms: ${ep.display}`, { address: ep.display, syscall: 'connect' })),
         config.connectTimeout,
       );
-      if (ep.kind === 'pipe') connectPipe(ep, config, finish, (h) => (pending = h));
-      else connectTcp(ep, config, finish, (h) => (pending = h), () => settled);
+      connectTcp(ep, config, finish, (h) => (pending = h), () => settled);
     }
   });
 }
@@ -62,47 +61,56 @@ function connectUnix(
   const bytes = unixAddressBytes(ep);
   const tooLong = pathTooLong(bytes, ep.display);
   if (tooLong !== null) return finish(tooLong);
+  // EAGAIN: the server's backlog is full.
+  connectNow(ep.display, config, finish, setTimer, (handle) => handle.connectUnix(bytes), 'backlog full');
+}
+
+function connectPipe(
+  ep: ResolvedEndpoint & { kind: 'pipe' },
+  config: TransportConfig & { connectTimeout: number },
+  finish: (err: Error | null, t?: Transport) => void,
+  setTimer: (t: NodeJS.Timeout | null) => void,
+): void {
+  // EAGAIN: every instance of the pipe is connected to a client that the server has not accepted yet
+  // (ERROR_PIPE_BUSY).
+  connectNow(ep.display, config, finish, setTimer, (handle) => handle.connectPipe(ep.path), 'all pipe instances busy');
+}
+
+/**
+ * Connects with a call that completes at once (a Unix socket, a Windows named pipe). EAGAIN means the
+ * server is alive but cannot take us yet, so the call is tried again, backing off, until the deadline.
+ */
+function connectNow(
+  display: string,
+  config: TransportConfig & { connectTimeout: number },
+  finish: (err: Error | null, t?: Transport) => void,
+  setTimer: (t: NodeJS.Timeout | null) => void,
+  open: (handle: InstanceType<typeof NativeStream>) => number,
+  busy: string,
+): void {
   const deadline = Date.now() + config.connectTimeout;
   let delay = 1;
   const attempt = (): void => {
     setTimer(null);
     const handle = newHandle(StreamKind.PIPE, config);
-    const r = handle.connectUnix(bytes);
+    const r = open(handle);
     if (r === 0) {
-      finish(null, new Transport(handle, config, ep.display, peerOf(handle.peerCred(false))));
+      finish(null, new Transport(handle, config, display, peerOf(handle.peerCred(false))));
       return;
     }
     handle.close();
-    // EAGAIN: the server's backlog is full. It is alive, so try again until the deadline.
     if (r === UV_EAGAIN) {
       if (Date.now() + delay <= deadline) {
         setTimer(setTimeout(attempt, delay));
         delay = Math.min(delay * 2, 50);
         return;
       }
-      finish(ipcError(ErrorCodes.CONNECT_TIMEOUT, `connect timed out after ${config.connectTimeout} ms: ${ep.display} (backlog full)`, { address: ep.display, syscall: 'connect' }));
+      finish(ipcError(ErrorCodes.CONNECT_TIMEOUT, `connect timed out after ${config.connectTimeout} ms: ${display} (${busy})`, { address: display, syscall: 'connect' }));
       return;
     }
-    finish(systemError('connect', r, ep.display));
+    finish(systemError('connect', r, display));
   };
   attempt();
-}
-
-function connectPipe(
-  ep: ResolvedEndpoint & { kind: 'pipe' },
-  config: TransportConfig,
-  finish: (err: Error | null, t?: Transport) => void,
-  setPending: (h: InstanceType<typeof NativeStream> | null) => void,
-): void {
-  const handle = newHandle(StreamKind.PIPE, config);
-  setPending(handle);
-  handle.owner = connectingOwner((status) => {
-    if (status < 0) return finish(systemError('connect', status, ep.display));
-    setPending(null);
-    finish(null, new Transport(handle, config, ep.display, peerOf(handle.peerCred(false))));
-  });
-  const r = handle.connectPipe(ep.path);
-  if (r < 0) finish(systemError('connect', r, ep.display));
 }
 
 /** The owner of a handle whose connect is in flight: only the outcome matters. */

@@ -20,7 +20,7 @@ export interface NativeStream {
   close(): void;
   /** Unix: [pid, uid, gid]; Windows named pipe: [pid] (of the client when `serverSide`, else of the server). */
   peerCred(serverSide?: boolean): [number, number, number] | [number] | null;
-  /** Windows named pipes: connect (completes in onConnect) and bind `\\.\pipe\name`. */
+  /** Windows named pipes `\\.\pipe\name`: connect at once (UV_EAGAIN while every instance is busy), bind. */
   connectPipe(name: string): number;
   bindPipe(name: string): number;
   setNoDelay(on: boolean): number;

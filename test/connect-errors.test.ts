@@ -6,10 +6,13 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { once } from 'node:events';
-import { connect, listen, TransportError, MAX_UNIX_PATH, type Transport } from '../dist/index.js';
+import { connect, listen, resolveEndpoint, TransportError, MAX_UNIX_PATH, type Transport } from '../dist/index.js';
 import { LineChild, abstractName, makeStaleSocket, mkTemp, python, rmTemp } from './helpers/interop-util';
+import { DARWIN, LINUX } from './helpers/platform';
 
 const E = os.constants.errno;
+/** sizeof(sun_path) - 1 where the suite runs: 108-byte sun_path on Linux, 104-byte on macOS. */
+const EXPECTED_MAX_UNIX_PATH = ({ linux: 107, darwin: 103 } as Record<string, number>)[process.platform];
 let dir: string | undefined;
 const cleanups: (() => unknown)[] = [];
 
@@ -89,10 +92,19 @@ describe('system errors', () => {
     expectSystemError(await rejection(connect(`unix:${file}`)), 'ECONNREFUSED', file);
   });
 
-  it('ECONNREFUSED for a regular file (Linux), which is left unchanged', async () => {
+  // Linux refuses a connect to a file that is not a socket; macOS says ENOTSOCK (next test).
+  it.runIf(LINUX)('ECONNREFUSED for a regular file (Linux), which is left unchanged', async () => {
     const file = path.join(tmp(), 'plain.txt');
     fs.writeFileSync(file, 'not a socket');
     expectSystemError(await rejection(connect(`unix:${file}`)), 'ECONNREFUSED', file);
+    expect(fs.readFileSync(file, 'utf8')).toBe('not a socket');
+  });
+
+  // macOS (XNU unp_connect) fails a connect to a file that is not a socket with ENOTSOCK.
+  it.runIf(DARWIN)('ENOTSOCK for a regular file (macOS), which is left unchanged', async () => {
+    const file = path.join(tmp(), 'plain.txt');
+    fs.writeFileSync(file, 'not a socket');
+    expectSystemError(await rejection(connect(`unix:${file}`)), 'ENOTSOCK', file);
     expect(fs.readFileSync(file, 'utf8')).toBe('not a socket');
   });
 
@@ -103,7 +115,8 @@ describe('system errors', () => {
     expectSystemError(await rejection(connect(`unix:${file}`)), 'ENOTDIR', file);
   });
 
-  it('ECONNREFUSED for an abstract name nobody listens on, with the address as @name', async () => {
+  // The abstract namespace exists only on Linux.
+  it.runIf(LINUX)('ECONNREFUSED for an abstract name nobody listens on, with the address as @name', async () => {
     const name = abstractName('nobody');
     expectSystemError(await rejection(connect(`unix:@${name}`)), 'ECONNREFUSED', `unix:@${name}`);
   });
@@ -120,36 +133,55 @@ describe('system errors', () => {
 });
 
 describe('path too long', () => {
-  it('rejects a 108-byte path with ERR_IPC_PATH_TOO_LONG naming the limit of 107', async () => {
+  // The limit is computed (MAX_UNIX_PATH: 107 on Linux, 103 on macOS), so these run on both.
+  it(`rejects a ${MAX_UNIX_PATH + 1}-byte path with ERR_IPC_PATH_TOO_LONG naming the limit of ${MAX_UNIX_PATH}`, async () => {
     const base = tmp() + '/';
     const file = base + 'p'.repeat(MAX_UNIX_PATH + 1 - Buffer.byteLength(base));
-    expect(Buffer.byteLength(file)).toBe(108);
-    expect(MAX_UNIX_PATH).toBe(107);
+    expect(Buffer.byteLength(file)).toBe(MAX_UNIX_PATH + 1);
+    expect(MAX_UNIX_PATH).toBe(EXPECTED_MAX_UNIX_PATH);
     const err = await rejection(connect(`unix:${file}`));
     expect(err).toBeInstanceOf(TransportError);
     expect(err.code).toBe('ERR_IPC_PATH_TOO_LONG');
     expect(err.address).toBe(file);
-    expect(err.message).toContain('107');
+    expect(err.message).toContain(String(MAX_UNIX_PATH));
     expect(err.message).toContain(file);
-    expect((err as unknown as { limit: number }).limit).toBe(107);
+    expect((err as unknown as { limit: number }).limit).toBe(MAX_UNIX_PATH);
   });
 
-  it('counts bytes, not characters: 54 two-byte characters are 108 bytes', async () => {
-    const file = '/' + 'é'.repeat(53) + 'x';
-    expect(file.length).toBe(55);
-    expect(Buffer.byteLength(file)).toBe(108);
+  it(`counts bytes, not characters: ${(MAX_UNIX_PATH - 1) / 2 + 1} two-byte characters are ${MAX_UNIX_PATH + 1} bytes`, async () => {
+    // '/' + n two-byte characters + 'x' is MAX_UNIX_PATH + 1 bytes (MAX_UNIX_PATH is odd: 107 or 103).
+    const n = (MAX_UNIX_PATH - 1) / 2;
+    const file = '/' + 'é'.repeat(n) + 'x';
+    expect(file.length).toBe(n + 2);
+    expect(Buffer.byteLength(file)).toBe(MAX_UNIX_PATH + 1);
     const err = await rejection(connect(`unix:${file}`));
     expect(err.code).toBe('ERR_IPC_PATH_TOO_LONG');
   });
 
-  it('a 107-byte path is not too long (it fails only because nothing is there)', async () => {
+  it(`a ${MAX_UNIX_PATH}-byte path is not too long (it fails only because nothing is there)`, async () => {
     const base = tmp() + '/';
     const file = base + 'q'.repeat(MAX_UNIX_PATH - Buffer.byteLength(base));
-    expect(Buffer.byteLength(file)).toBe(107);
+    expect(Buffer.byteLength(file)).toBe(MAX_UNIX_PATH);
     expectSystemError(await rejection(connect(`unix:${file}`)), 'ENOENT', file);
   });
 
-  it('rejects an abstract name longer than sun_path allows (108 characters after the NUL)', async () => {
+  // macOS: sun_path is 104 bytes, so 103 is the longest path; spelled out rather than computed.
+  it.runIf(DARWIN)('macOS: a 103-byte path is accepted and a 104-byte one refused with ERR_IPC_PATH_TOO_LONG (limit 103)', async () => {
+    expect(MAX_UNIX_PATH).toBe(103);
+    const base = tmp() + '/';
+    const fits = base + 'f'.repeat(103 - Buffer.byteLength(base));
+    expect(Buffer.byteLength(fits)).toBe(103);
+    expectSystemError(await rejection(connect(`unix:${fits}`)), 'ENOENT', fits);
+    const over = base + 'o'.repeat(104 - Buffer.byteLength(base));
+    expect(Buffer.byteLength(over)).toBe(104);
+    const err = await rejection(connect(`unix:${over}`));
+    expect(err.code).toBe('ERR_IPC_PATH_TOO_LONG');
+    expect((err as unknown as { limit: number }).limit).toBe(103);
+    expect(err.message).toContain('104 bytes');
+  });
+
+  // The abstract namespace exists only on Linux.
+  it.runIf(LINUX)('rejects an abstract name longer than sun_path allows (108 characters after the NUL)', async () => {
     const name = 'n'.repeat(MAX_UNIX_PATH + 1);
     const err = await rejection(connect(`unix:@${name}`));
     expect(err.code).toBe('ERR_IPC_PATH_TOO_LONG');
@@ -158,7 +190,9 @@ describe('path too long', () => {
 });
 
 describe('timeout and abort', () => {
-  it('connectTimeout ends a connect that cannot complete (listener backlog full) with ERR_IPC_CONNECT_TIMEOUT', async () => {
+  // A connect that waits (EAGAIN on a full backlog) needs Linux: macOS refuses at once (ECONNREFUSED)
+  // when the backlog is full, and these use an abstract name, which only Linux has.
+  it.runIf(LINUX)('connectTimeout ends a connect that cannot complete (listener backlog full) with ERR_IPC_CONNECT_TIMEOUT', async () => {
     const name = abstractName('backlog');
     await fullBacklog(`@${name}`);
     const err = await rejection(connect(`unix:@${name}`, { connectTimeout: 150 }));
@@ -189,7 +223,8 @@ describe('timeout and abort', () => {
     expect(connections).toBe(1);
   });
 
-  it('aborting while the connect waits on a full backlog rejects with an AbortError', async () => {
+  // Linux only, for the same reasons as the connectTimeout test above.
+  it.runIf(LINUX)('aborting while the connect waits on a full backlog rejects with an AbortError', async () => {
     const name = abstractName('abort');
     await fullBacklog(`@${name}`);
     const ac = new AbortController();
@@ -313,6 +348,18 @@ describe('invalid arguments throw synchronously', () => {
     const err = thrown(() => connect(endpoint as never));
     expect(err).toBeInstanceOf(TypeError);
     expect(err.code).toBe('ERR_INVALID_ARG_TYPE');
+  });
+
+  // macOS has no abstract namespace: resolveEndpoint refuses unix:@name before any socket is made.
+  it.runIf(DARWIN)('macOS: an abstract endpoint (unix:@name or { type: abstract }) is a TypeError with code ERR_INVALID_ARG_VALUE', () => {
+    for (const endpoint of ['unix:@sipc-no-abstract', { type: 'abstract' as const, name: 'sipc-no-abstract' }]) {
+      for (const call of [() => connect(endpoint), () => listen(endpoint), () => resolveEndpoint(endpoint)]) {
+        const err = thrown(call);
+        expect(err).toBeInstanceOf(TypeError);
+        expect(err.code).toBe('ERR_INVALID_ARG_VALUE');
+        expect(err.message).toContain('only on Linux');
+      }
+    }
   });
 
   it('an endpoint object of an unknown type is a TypeError', () => {

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { connect, listen, MAX_UNIX_PATH, type Server, type Transport } from '../dist/index.js';
 import { abstractName, mkTemp, python, rmTemp, type LineChild } from './helpers/interop-util';
+import { LINUX } from './helpers/platform';
 
 let dir: string | undefined;
 const cleanups: (() => unknown)[] = [];
@@ -107,7 +108,8 @@ describe('Python server, our client', () => {
     expect(r.errors).toBe(0);
   });
 
-  it('connects to a Python server on an abstract name', async () => {
+  // The abstract namespace exists only on Linux.
+  it.runIf(LINUX)('connects to a Python server on an abstract name', async () => {
     const name = abstractName('pysrv');
     const p = py(['server', `@${name}`, 'length-prefixed']);
     const frames = [Buffer.from('abstract'), BINARY];
@@ -148,7 +150,8 @@ describe('our server, Python client', () => {
     expect(got[0]!.map(String)).toEqual(['one', '{"jsonrpc":"2.0"}', 'ünïcödé']);
   });
 
-  it('a Python client reaches our abstract socket unix:@name, so the bound name is not padded', async () => {
+  // The abstract namespace exists only on Linux.
+  it.runIf(LINUX)('a Python client reaches our abstract socket unix:@name, so the bound name is not padded', async () => {
     const name = abstractName('oursrv');
     const server = await ourServer(`unix:@${name}`);
     expect(server.endpoint).toBe(`unix:@${name}`);
@@ -165,7 +168,8 @@ describe('our server, Python client', () => {
     expect(peers).toEqual([r.p.pid]);
   });
 
-  it('an abstract name may use every byte of sun_path (107 characters after the NUL)', async () => {
+  // The abstract namespace exists only on Linux.
+  it.runIf(LINUX)('an abstract name may use every byte of sun_path (107 characters after the NUL)', async () => {
     const base = abstractName('max');
     const name = base + 'x'.repeat(MAX_UNIX_PATH - base.length);
     expect(Buffer.byteLength(name)).toBe(107);

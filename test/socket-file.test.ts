@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { once } from 'node:events';
 import { connect, listen, TransportError, MAX_UNIX_PATH, type Server, type Transport } from '../dist/index.js';
 import { abstractName, makeStaleSocket, mkTemp, rmTemp } from './helpers/interop-util';
+import { DARWIN, LINUX } from './helpers/platform';
 
 let dir: string | undefined;
 const cleanups: (() => unknown)[] = [];
@@ -168,13 +169,26 @@ describe('what is already at the path', () => {
     expect(await roundTrip(`unix:${real}`, 'real')).toBe('real');
   });
 
-  it('an abstract name already bound gives EADDRINUSE and the first server keeps working', async () => {
+  // The abstract namespace exists only on Linux.
+  it.runIf(LINUX)('an abstract name already bound gives EADDRINUSE and the first server keeps working', async () => {
     const name = abstractName('dup');
     await serve(`unix:@${name}`);
     const err = await rejection(listen(`unix:@${name}`));
     expect(err.code).toBe('EADDRINUSE');
     expect(err.address).toBe(`unix:@${name}`);
     expect(await roundTrip(`unix:@${name}`, 'abstract')).toBe('abstract');
+  });
+
+  // macOS has no abstract namespace: listen() refuses unix:@name at the call, binding nothing.
+  it.runIf(DARWIN)('macOS: listen() on an abstract name throws a TypeError with code ERR_INVALID_ARG_VALUE', () => {
+    let err: (Error & { code?: string }) | undefined;
+    try {
+      void listen(`unix:@${abstractName('darwin')}`).then((s) => s.close());
+    } catch (e) {
+      err = e as Error & { code?: string };
+    }
+    expect(err).toBeInstanceOf(TypeError);
+    expect(err!.code).toBe('ERR_INVALID_ARG_VALUE');
   });
 });
 
@@ -237,19 +251,34 @@ describe('close()', () => {
 });
 
 describe('path length', () => {
-  it('listen() on a 108-byte path rejects with ERR_IPC_PATH_TOO_LONG and creates nothing', async () => {
+  // The limit is computed (MAX_UNIX_PATH: 107 on Linux, 103 on macOS), so this runs on both.
+  it(`listen() on a ${MAX_UNIX_PATH + 1}-byte path rejects with ERR_IPC_PATH_TOO_LONG and creates nothing`, async () => {
     const base = tmp() + '/';
     const file = base + 'L'.repeat(MAX_UNIX_PATH + 1 - Buffer.byteLength(base));
-    expect(Buffer.byteLength(file)).toBe(108);
+    expect(Buffer.byteLength(file)).toBe(MAX_UNIX_PATH + 1);
     const err = await rejection(listen(`unix:${file}`));
     expect(err).toBeInstanceOf(TransportError);
     expect(err.code).toBe('ERR_IPC_PATH_TOO_LONG');
     expect(err.address).toBe(file);
-    expect(err.message).toContain('107');
+    expect(err.message).toContain(String(MAX_UNIX_PATH));
     expect(fs.readdirSync(tmp())).toEqual([]);
   });
 
-  it('a 107-byte path in a directory too long for the private bind directory still works', async () => {
+  it(`listen() takes a path of exactly ${MAX_UNIX_PATH} bytes (MAX_UNIX_PATH) and serves on it`, async () => {
+    const base = tmp() + '/';
+    const file = base + 'M'.repeat(MAX_UNIX_PATH - Buffer.byteLength(base));
+    expect(Buffer.byteLength(file)).toBe(MAX_UNIX_PATH);
+    // The private bind directory beside it ("<dir>/.sipc-XXXXXX/s") fits too: this is not the deep case below.
+    expect(Buffer.byteLength(path.join(tmp(), '.sipc-XXXXXX', 's'))).toBeLessThanOrEqual(MAX_UNIX_PATH);
+    const server = await serve(`unix:${file}`);
+    expect(server.endpoint).toBe(file);
+    expect(fs.lstatSync(file).isSocket()).toBe(true);
+    expect(await roundTrip(`unix:${file}`, 'longest')).toBe('longest');
+    expect(leftovers(tmp(), [path.basename(file)])).toEqual([]);
+  });
+
+  // Binding through /proc/self/fd/<dirfd> (the product's way around a too-long private directory) is Linux only.
+  it.runIf(LINUX)('a 107-byte path in a directory too long for the private bind directory still works', async () => {
     // The server binds in a private directory beside the target ("<dir>/.sipc-XXXXXX/s") and links the
     // socket into place; here that inner path is over the limit although the target is not.
     const root = tmp();

@@ -73,7 +73,8 @@ if (mode === 'connect') {
   const [dist, dir, count] = args;
   const fs = require('node:fs');
   const { listen } = require(dist);
-  const fds = () => fs.readdirSync('/proc/self/fd').length;
+  // macOS has no /proc; its /dev/fd lists the reading process's descriptors the same way.
+  const fds = () => fs.readdirSync(process.platform === 'linux' ? '/proc/self/fd' : '/dev/fd').length;
   const surfaced = [];
   process.on('uncaughtException', (e) => surfaced.push(`uncaught:${e.message}`));
   (async () => {

@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect, listen, type ListenOptions, type Server, type Transport, type TransportOptions } from '../../dist/index.js';
+import { FD_DIR } from './platform';
 
 export const HELPERS = path.dirname(fileURLToPath(import.meta.url));
 export const PY_PEER = path.join(HELPERS, 'hostile-peer.py');
@@ -329,5 +330,5 @@ export function asNobody(): string[] {
 
 /** Count of this process's open descriptors. */
 export function fdCount(): number {
-  return fs.readdirSync('/proc/self/fd').length;
+  return fs.readdirSync(FD_DIR).length;
 }

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { FD_DIR } from './platform';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const HELPERS = path.join(ROOT, 'test', 'helpers');
@@ -79,7 +80,7 @@ export async function waitFor(cond: () => boolean, what: string, safetyMs = 10_0
 
 /** The number of open file descriptors of this process. */
 export function countFds(): number {
-  return fs.readdirSync('/proc/self/fd').length;
+  return fs.readdirSync(FD_DIR).length;
 }
 
 /** A 4-byte big-endian length prefix followed by the payload. */

@@ -15,11 +15,15 @@ const { listen, connect } = require('symphony-ipc-transport');
 
 /** Every addon (.node file) mapped into this process: what was really dlopen()ed. */
 function mappedAddons() {
-  const paths = fs
-    .readFileSync('/proc/self/maps', 'utf8')
-    .split('\n')
-    .map((line) => line.trim().split(/\s+/).slice(5).join(' '))
-    .filter((p) => p.endsWith('.node'));
+  // macOS has no /proc: there the shared objects dyld loaded come from Node's diagnostic report.
+  const all =
+    process.platform === 'linux'
+      ? fs
+          .readFileSync('/proc/self/maps', 'utf8')
+          .split('\n')
+          .map((line) => line.trim().split(/\s+/).slice(5).join(' '))
+      : process.report.getReport().sharedObjects;
+  const paths = all.filter((p) => p.endsWith('.node'));
   return [...new Set(paths)];
 }
 
