@@ -11,6 +11,7 @@ import { connect, listen, type Transport } from '../dist/index.js';
 import {
   DIST_INDEX,
   packageCopyForOtherUsers,
+  envForOtherUsers,
   LineChild,
   NODE_CLIENT,
   PY_CLIENT,
@@ -64,7 +65,7 @@ async function asNobodyRun(args: string[], python = false): Promise<{ events: Ev
   fs.copyFileSync(python ? PY_CLIENT : NODE_CLIENT, script);
   fs.chmodSync(script, 0o644);
   const interpreter = python ? systemPython() : process.execPath;
-  const child = new LineChild(NOBODY[0]!, [...NOBODY.slice(1), interpreter, script, ...args]);
+  const child = new LineChild(NOBODY[0]!, [...NOBODY.slice(1), interpreter, script, ...args], { env: envForOtherUsers() });
   const pid = child.child.pid!;
   const exit = await child.done();
   const events = child.lines.map((l) => JSON.parse(l) as Event);
@@ -351,7 +352,10 @@ describe.runIf(AS_ROOT_ON_LINUX)('stale socket files of another user', () => {
   /** Runs listen() from the package as nobody; returns its events. */
   async function listenAsNobody(endpoint: string): Promise<Event[]> {
     const index = packageCopyForOtherUsers();
-    const probe = spawnSync(NOBODY[0]!, [...NOBODY.slice(1), process.execPath, '-e', `require(${JSON.stringify(index)})`], { encoding: 'utf8' });
+    const probe = spawnSync(NOBODY[0]!, [...NOBODY.slice(1), process.execPath, '-e', `require(${JSON.stringify(index)})`], {
+      encoding: 'utf8',
+      env: envForOtherUsers(),
+    });
     if (probe.status !== 0) throw new Error(`nobody cannot load the package copy at ${index}: ${probe.stderr}`);
     const { events } = await asNobodyRun(['listen', index, endpoint]);
     return events;

@@ -70,6 +70,17 @@ export function packageCopyForOtherUsers(): string {
   return path.join(dir, 'dist', 'index.js');
 }
 
+/**
+ * The environment for a process run as another user: without SYMPHONY_IPC_ADDON, which names an addon
+ * build inside the repository (npm run test:asan) that the other user may not be able to read; the
+ * package copy from packageCopyForOtherUsers() carries the same addon.
+ */
+export function envForOtherUsers(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.SYMPHONY_IPC_ADDON;
+  return env;
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -254,8 +265,8 @@ export class LineChild {
   exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  constructor(command: string, args: string[], opts: { cwd?: string } = {}) {
-    this.child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], cwd: opts.cwd });
+  constructor(command: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
+    this.child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], cwd: opts.cwd, env: opts.env ?? process.env });
     let partial = '';
     this.child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
       partial += chunk;
