@@ -33,15 +33,18 @@ function oursTransport(t) {
   };
 }
 
+// DEMO_BUSY_POLL (microseconds) turns on this package's busy polling for the round trips across CPUs.
+const OURS_OPTIONS = { framing: 'length-prefixed', busyPoll: Number(process.env.DEMO_BUSY_POLL || 0) };
+
 const ours = {
   async listen(sockPath, onConnection) {
     const { listen } = require(path.join(__dirname, '..', 'dist', 'index.js'));
-    const server = await listen(`unix:${sockPath}`, { framing: 'length-prefixed' });
+    const server = await listen(`unix:${sockPath}`, OURS_OPTIONS);
     server.on('connection', (t) => onConnection(oursTransport(t)));
   },
   async connect(sockPath) {
     const { connect } = require(path.join(__dirname, '..', 'dist', 'index.js'));
-    return oursTransport(await connect(`unix:${sockPath}`, { framing: 'length-prefixed' }));
+    return oursTransport(await connect(`unix:${sockPath}`, OURS_OPTIONS));
   },
 };
 
