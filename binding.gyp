@@ -11,7 +11,8 @@
         "native/stream.cc",
         "native/framer.cc",
         "native/unix_socket.cc",
-        "native/busy_poll.cc"
+        "native/busy_poll.cc",
+        "native/process.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

@@ -50,6 +50,7 @@ class Addon : public Napi::Addon<Addon> {
 
   uv_loop_t* loop_ = nullptr;
   Napi::FunctionReference stream_constructor_;
+  Napi::FunctionReference process_constructor_;
   Napi::Reference<Napi::Uint32Array> frame_table_ref_;
   std::unordered_set<uv_handle_t*> open_;
   napi_async_cleanup_hook_handle cleanup_handle_ = nullptr;

@@ -3,6 +3,7 @@
 #include <uv.h>
 
 #include "addon.h"
+#include "process.h"
 #include "stream.h"
 #include "unix_socket.h"
 
@@ -34,6 +35,8 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
   napi_get_uv_event_loop(env, &loop_);
   Napi::Function stream = Stream::Init(env);
   stream_constructor_ = Napi::Persistent(stream);
+  Napi::Function process = Process::Init(env);
+  process_constructor_ = Napi::Persistent(process);
 
   Napi::Object constants = Napi::Object::New(env);
 #ifndef _WIN32
@@ -48,6 +51,9 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
   constants.Set("UV_ECONNREFUSED", Napi::Number::New(env, UV_ECONNREFUSED));
   constants.Set("UV_EADDRINUSE", Napi::Number::New(env, UV_EADDRINUSE));
   constants.Set("UV_ENOENT", Napi::Number::New(env, UV_ENOENT));
+  constants.Set("UV_EPIPE", Napi::Number::New(env, UV_EPIPE));
+  constants.Set("UV_ECONNRESET", Napi::Number::New(env, UV_ECONNRESET));
+  constants.Set("UV_ESRCH", Napi::Number::New(env, UV_ESRCH));
   constants.Set("uvPipeSize", Napi::Number::New(env, static_cast<double>(uv_handle_size(UV_NAMED_PIPE))));
   constants.Set("builtPipeSize", Napi::Number::New(env, static_cast<double>(sizeof(uv_pipe_t))));
 
@@ -55,6 +61,7 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
                            InstanceMethod("setup", &Addon::Setup),
                            InstanceMethod("busyPollStats", &Addon::BusyPollStats),
                            InstanceValue("Stream", stream),
+                           InstanceValue("Process", process),
                            InstanceValue("constants", constants),
                        });
   exports.Set("probeUnix", Napi::Function::New(env, ProbeUnix, "probeUnix"));
@@ -66,6 +73,7 @@ Addon::~Addon() {
   // Close callbacks that never ran would otherwise reference freed state; by now teardown has let
   // them finish (OnCleanup removes its hook only when every handle is closed).
   stream_constructor_.SuppressDestruct();
+  process_constructor_.SuppressDestruct();
   frame_table_ref_.SuppressDestruct();
   on_frames.SuppressDestruct();
   on_end.SuppressDestruct();
@@ -114,7 +122,8 @@ void Addon::OnCleanup(napi_async_cleanup_hook_handle handle, void* arg) {
   self->tearing_down_ = true;
   std::unordered_set<uv_handle_t*> open = self->open_;
   for (uv_handle_t* h : open) {
-    if (h->type != UV_IDLE) Stream::CloseForTeardown(h);
+    if (h->type == UV_PROCESS) Process::CloseForTeardown(h);
+    else if (h->type != UV_IDLE) Stream::CloseForTeardown(h);
   }
   self->poller_.Close();
   self->MaybeFinishCleanup();

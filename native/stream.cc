@@ -122,7 +122,8 @@ Stream::Stream(const Napi::CallbackInfo& info)
     : Napi::ObjectWrap<Stream>(info),
       addon_(info.Env().GetInstanceData<Addon>()),
       kind_(static_cast<StreamKind>(info[0].As<Napi::Number>().Int32Value())),
-      framer_(static_cast<FramingMode>(info[1].As<Napi::Number>().Int32Value()),
+      raw_(info[1].As<Napi::Number>().Int32Value() == kRawFraming),
+      framer_(raw_ ? FramingMode::kLines : static_cast<FramingMode>(info[1].As<Napi::Number>().Int32Value()),
               static_cast<size_t>(info[2].As<Napi::Number>().DoubleValue())),
       slab_size_(static_cast<size_t>(info[3].As<Napi::Number>().DoubleValue())) {
   Napi::Env env = info.Env();
@@ -457,6 +458,17 @@ void Stream::OnRead(ssize_t nread) {
 
 ParseResult Stream::ProcessFrames() {
   ParseResult r;
+  if (raw_) {
+    // No framing (a child's stderr): whatever arrived is one chunk.
+    if (fill_ > start_) {
+      addon_->frame_table[0] = static_cast<uint32_t>(start_);
+      addon_->frame_table[1] = static_cast<uint32_t>(fill_ - start_);
+      size_t n = fill_ - start_;
+      DeliverSlabFrames(1);
+      start_ += n;
+    }
+    return r;
+  }
   for (;;) {
     Sink sink{this};
     r = framer_.Parse(slab_ + start_, fill_ - start_, sink);

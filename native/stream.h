@@ -19,8 +19,17 @@ class Addon;
 
 enum class StreamKind : int { kPipe = 0, kTcp = 1 };
 
+// The framing code JS passes for a stream read without framing, in chunks (a child's stderr).
+constexpr int kRawFraming = 3;
+
 class Stream : public Napi::ObjectWrap<Stream> {
  public:
+  // The uv stream, for a child process's stdio (Process::Spawn); null once closing.
+  uv_stream_t* uv_stream() { return open() ? &handle_->stream : nullptr; }
+  static Stream* FromObject(Napi::Value value) {
+    return value.IsObject() ? Unwrap(value.As<Napi::Object>()) : nullptr;
+  }
+
   static Napi::Function Init(Napi::Env env);
   explicit Stream(const Napi::CallbackInfo& info);
   ~Stream();
@@ -101,6 +110,7 @@ class Stream : public Napi::ObjectWrap<Stream> {
   bool read_ended_ = false;
   napi_async_context async_context_ = nullptr;
 
+  bool raw_;
   Framer framer_;
   size_t slab_size_;
 

@@ -47,12 +47,33 @@ export interface NativeOwner {
   onClose(): void;
 }
 
+/** A child process (native/process.cc). */
+export interface NativeProcess {
+  owner: { onExit(exitStatus: number, termSignal: number): void; onClose(): void } | null;
+  spawn(
+    file: string,
+    args: string[],
+    env: string[] | null,
+    cwd: string | null,
+    stdin: NativeStream,
+    stdout: NativeStream,
+    stderrMode: number,
+    stderr: NativeStream | null,
+  ): number;
+  kill(signum: number): number;
+  pid(): number;
+  close(): void;
+  ref(): void;
+  unref(): void;
+}
+
 interface NativeStreamConstructor {
   new (kind: number, framing: number, maxFrameSize: number, slabSize: number): NativeStream;
 }
 
 interface Binding {
   Stream: NativeStreamConstructor;
+  Process: new () => NativeProcess;
   constants: {
     maxUnixPath: number;
     uvPipeSize: number;
@@ -63,6 +84,9 @@ interface Binding {
     UV_ECONNREFUSED: number;
     UV_EADDRINUSE: number;
     UV_ENOENT: number;
+    UV_EPIPE: number;
+    UV_ECONNRESET: number;
+    UV_ESRCH: number;
   };
   setup(frameTable: Uint32Array, callbacks: Record<string, (this: NativeStream, ...args: never[]) => void>): void;
   probeUnix(path: Buffer): number;
@@ -83,6 +107,8 @@ if (binding.constants.uvPipeSize !== binding.constants.builtPipeSize) {
 
 export const StreamKind = { PIPE: 0, TCP: 1 } as const;
 export const FramingCode = { 'length-prefixed': 0, lines: 1, 'content-length': 2 } as const;
+/** No framing: chunks as they are read (a child's stderr). */
+export const RAW_FRAMING = 3;
 export const FramerError = { NONE: 0, FRAME_TOO_LARGE: 1, PROTOCOL: 2, TRUNCATED: 3 } as const;
 
 /** Frame descriptors written by native code before each onFrames call: [offset, length] pairs. */
@@ -115,6 +141,7 @@ binding.setup(FRAME_TABLE, {
 });
 
 export const NativeStream = binding.Stream;
+export const NativeProcess = binding.Process;
 export const constants = binding.constants;
 export const probeUnix = binding.probeUnix;
 export const busyPollStats = (): [boolean, number] => binding.busyPollStats();

@@ -2,8 +2,9 @@ import { EventEmitter } from 'node:events';
 import { markAsUntransferable } from 'node:worker_threads';
 import type { TransportConfig } from './config';
 import { channels, debug } from './debug';
-import { ErrorCodes, argTypeError, ipcError, systemError } from './errors';
+import { ErrorCodes, TransportError, argTypeError, ipcError, systemError } from './errors';
 import { FRAME_TABLE, FramerError, constants, type NativeOwner, type NativeStream } from './native';
+import { jsonMessages as jsonMessagesOf, sendJson as sendJsonOn } from './json';
 
 export type TransportState = 'connecting' | 'open' | 'closing' | 'closed';
 
@@ -12,6 +13,21 @@ export interface Peer {
   pid: number;
   uid?: number;
   gid?: number;
+}
+
+/** How a child process ended: an exit code, or the signal that killed it. */
+export interface ChildExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** @internal The child process behind a stdio transport (src/stdio.ts). */
+export interface ChildLink {
+  readonly exit: ChildExit | null;
+  readonly exited: Promise<ChildExit>;
+  kill(signal: NodeJS.Signals): boolean;
+  /** Closes the process handle (and the stderr pipe); the callback runs once both are closed. */
+  release(done: () => void): void;
 }
 
 export interface TransportStats {
@@ -55,10 +71,18 @@ export class Transport extends EventEmitter {
   readonly endpoint: string;
   /** `{ pid, uid, gid }` for a Unix socket peer; null where the OS tells nothing (TCP). */
   readonly peer: Peer | null;
-  /** Set on transports that wrap a child process (stdio); undefined on sockets. */
-  readonly exited: Promise<{ code: number | null; signal: string | null }> | undefined = undefined;
 
+  // The stream frames are read from, and the one they are written to: the same socket, or a child's
+  // stdout and stdin.
   #handle: NativeStream;
+  #writer: NativeStream;
+  #openHandles: number;
+  #child: ChildLink | null;
+  #writerBroken = false;
+  #pendingFrames = 0;
+  #batchFrames = 0;
+  #killTimer: NodeJS.Timeout | null = null;
+  #childReleased = false;
   #config: TransportConfig;
   #framing: number;
   #state: TransportState = 'open';
@@ -72,7 +96,7 @@ export class Transport extends EventEmitter {
   // Writes libuv still holds, oldest first (it completes them in order): the batch buffer each one
   // was made from, or null for a large frame written from the caller's memory. A finished batch is
   // kept for reuse, so a fast sender does not turn out a fresh 64 KiB buffer for the GC per write.
-  #inFlight: (Buffer | null)[] = [];
+  #inFlight: { batch: Buffer | null; frames: number }[] = [];
   #inFlightHead = 0;
   #spare: Buffer[] = [];
   #drainScheduledAfterFlush = false;
@@ -113,9 +137,19 @@ export class Transport extends EventEmitter {
   #busyPollTime = 0;
 
   /** @internal */
-  constructor(handle: NativeStream, config: TransportConfig, endpoint: string, peer: Peer | null) {
+  constructor(
+    handle: NativeStream,
+    config: TransportConfig,
+    endpoint: string,
+    peer: Peer | null,
+    child: ChildLink | null = null,
+    writer: NativeStream = handle,
+  ) {
     super();
     this.#handle = handle;
+    this.#writer = writer;
+    this.#openHandles = writer === handle ? 1 : 2;
+    this.#child = child;
     this.#config = config;
     this.#framing = config.framing === 'length-prefixed' ? 0 : config.framing === 'lines' ? 1 : 2;
     this.endpoint = endpoint;
@@ -130,18 +164,28 @@ export class Transport extends EventEmitter {
       onClose: () => this.#onHandleClosed(),
     };
     handle.owner = owner;
+    if (writer !== handle) writer.owner = owner;
+    child?.exited.then(() => this.#onChildExit());
     this.on('newListener', (event: string | symbol) => {
       if (event === 'message') this.#scheduleDrain();
     });
     this.#updateReading();
     if (config.frameTimeout > 0) this.#startFrameTimer(config.frameTimeout);
-    if (config.busyPoll > 0) handle.setBusyPoll(config.busyPoll);
+    if (config.busyPoll > 0) {
+      handle.setBusyPoll(config.busyPoll);
+      if (writer !== handle) writer.setBusyPoll(config.busyPoll);
+    }
     debug('open %s', endpoint);
     if (channels.open.hasSubscribers) channels.open.publish({ transport: this });
   }
 
   get state(): TransportState {
     return this.#state;
+  }
+
+  /** For a child process's stdio: a promise of how it ended. Undefined on sockets. */
+  get exited(): Promise<ChildExit> | undefined {
+    return this.#child?.exited;
   }
 
   get stats(): TransportStats {
@@ -170,7 +214,10 @@ export class Transport extends EventEmitter {
    * is done (`stats.bufferedBytes` drops, or `'drain'`).
    */
   send(frame: Uint8Array | string): boolean {
-    if (this.#state !== 'open') {
+    if (this.#state !== 'open' || this.#writerBroken) {
+      const exit = this.#child?.exit;
+      if (exit) throw this.#peerExited(exit, 0);
+      if (this.#writerBroken) return this.#acceptUnsendable();
       throw ipcError(ErrorCodes.CLOSED, `send() on a ${this.#state} transport (${this.endpoint})`, { address: this.endpoint });
     }
     let data: Uint8Array;
@@ -217,6 +264,8 @@ export class Transport extends EventEmitter {
       pos += len;
       if (this.#framing === 1) batch[pos++] = 0x0a;
       this.#batchLen = pos;
+      this.#batchFrames++;
+      this.#pendingFrames++;
       this.#buffered += wire;
       if (!this.#flushScheduled) {
         this.#flushScheduled = true;
@@ -240,13 +289,15 @@ export class Transport extends EventEmitter {
         head = data;
         tail = NEWLINE;
       }
-      const queued = this.#handle.write(head, tail);
+      const queued = this.#writer.write(head, tail);
+      this.#pendingFrames++;
       if (queued < 0) {
-        this.#fail(systemError('write', queued, this.endpoint));
+        this.#writeFailed(queued);
         return false;
       }
       this.#buffered += queued;
-      if (queued > 0) this.#inFlight.push(null);
+      if (queued > 0) this.#inFlight.push({ batch: null, frames: 1 });
+      else this.#pendingFrames--;
     }
     this.#framesOut++;
     this.#bytesOut += len;
@@ -267,23 +318,39 @@ export class Transport extends EventEmitter {
     return true;
   }
 
+  /** Sends `value` as one frame of JSON text; see sendJson(). */
+  sendJson(value: unknown): boolean {
+    return sendJsonOn(this, value);
+  }
+
+  /**
+   * Each frame parsed as JSON, with backpressure like async iteration. A frame that is not JSON (bad
+   * syntax, invalid UTF-8) is an `'invalid'` event (`ERR_IPC_INVALID_JSON`, the raw frame), not an
+   * error: the stream goes on.
+   */
+  jsonMessages(): AsyncIterableIterator<unknown> {
+    return jsonMessagesOf(this);
+  }
+
   #flushBatch(): void {
     const len = this.#batchLen;
     const batch = this.#batch;
     if (len === 0 || batch === null) return;
     this.#batchLen = 0;
-    const queued = this.#handle.write(batch, len);
+    const frames = this.#batchFrames;
+    this.#batchFrames = 0;
+    const queued = this.#writer.write(batch, len);
     if (queued < 0) {
-      this.#fail(systemError('write', queued, this.endpoint));
+      this.#writeFailed(queued);
       return;
     }
     // Bytes the OS took leave the buffer now; the rest when libuv reports the write done.
     this.#buffered -= len - queued;
     // Native code still holds a view of the batch: never write into it until that write is done.
     if (queued > 0) {
-      this.#inFlight.push(batch);
+      this.#inFlight.push({ batch, frames });
       this.#batch = null;
-    }
+    } else this.#pendingFrames -= frames;
     // The socket may have taken everything at once, and then no write completion will come to
     // announce 'drain'. Announce it from the next loop turn, not from here: a sender that refills on
     // 'drain' must let I/O run between rounds.
@@ -306,15 +373,18 @@ export class Transport extends EventEmitter {
   #onWrite(status: number, bytes: number): void {
     this.#buffered -= bytes;
     const done = this.#inFlight[this.#inFlightHead];
-    this.#inFlight[this.#inFlightHead++] = null;
+    this.#inFlight[this.#inFlightHead++] = undefined as unknown as { batch: null; frames: number };
     if (this.#inFlightHead === this.#inFlight.length) {
       this.#inFlight.length = 0;
       this.#inFlightHead = 0;
     }
-    if (done != null && this.#spare.length < MAX_SPARE_BATCHES) this.#spare.push(done);
     if (status < 0) {
-      this.#fail(systemError('write', status, this.endpoint));
+      this.#writeFailed(status);
       return;
+    }
+    if (done !== undefined) {
+      this.#pendingFrames -= done.frames;
+      if (done.batch !== null && this.#spare.length < MAX_SPARE_BATCHES) this.#spare.push(done.batch);
     }
     this.#maybeDrain();
   }
@@ -406,6 +476,13 @@ export class Transport extends EventEmitter {
     }
     if (status === UV_EOF) {
       debug('peer ended %s', this.endpoint);
+      if (this.#child !== null) {
+        // The child closed its stdout: usually it is exiting. Frames it wrote are all delivered; now
+        // end its stdin and wait for it, as close() does.
+        if (this.#child.exit !== null) this.#childGone();
+        else if (this.#state === 'open') void this.close();
+        return;
+      }
       if (this.#state === 'open') this.#beginClose();
       else if (this.#shutdownDone) this.#closeHandle();
       return;
@@ -438,12 +515,18 @@ export class Transport extends EventEmitter {
 
   /** Lets the process exit while this transport is open. */
   unref(): this {
-    if (!this.#handleClosed) this.#handle.unref();
+    if (!this.#handleClosed) {
+      this.#handle.unref();
+      this.#writer.unref();
+    }
     return this;
   }
 
   ref(): this {
-    if (!this.#handleClosed) this.#handle.ref();
+    if (!this.#handleClosed) {
+      this.#handle.ref();
+      this.#writer.ref();
+    }
     return this;
   }
 
@@ -461,13 +544,20 @@ export class Transport extends EventEmitter {
     if (this.#handleClosed) {
       this.#resolveClose?.();
       this.#emitClose();
-    } else if (this.#state === 'open') this.#beginClose();
+    } else if (this.#state === 'open') {
+      if (this.#child !== null) this.#beginChildClose(this.#child);
+      else this.#beginClose();
+    }
     return this.#closePromise;
   }
 
-  /** Closes at once. Frames not yet written are dropped; with `err`, it is emitted as `'error'` first. */
+  /**
+   * Closes at once. Frames not yet written are dropped; with `err`, it is emitted as `'error'` first.
+   * A child process is killed (SIGKILL).
+   */
   destroy(err?: Error): void {
     this.#closedLocally = true;
+    if (this.#child !== null && this.#child.exit === null) this.#child.kill('SIGKILL');
     if (this.#handleClosing) return;
     if (err !== undefined && this.#error === null) this.#error = err;
     this.#state = 'closing';
@@ -485,7 +575,7 @@ export class Transport extends EventEmitter {
     debug('closing %s', this.endpoint);
     this.#flushBatch();
     if (this.#handleClosing) return;
-    const r = this.#handle.shutdown();
+    const r = this.#writer.shutdown();
     if (r < 0) {
       this.#closeHandle();
       return;
@@ -506,9 +596,84 @@ export class Transport extends EventEmitter {
 
   #onShutdown(status: number): void {
     this.#shutdownDone = true;
+    // A child's stdin is closed: now its exit decides (see #beginChildClose).
+    if (this.#child !== null) return;
     // Our frames are all with the OS. Wait for the peer's end (so unread bytes do not turn into a reset
     // on its side), unless reading has stopped and it could never be seen.
     if (status < 0 || this.#readEnded || !this.#reading) this.#closeHandle();
+  }
+
+  // --- a child process's stdio --------------------------------------------------------------------
+
+  /** close() of a child: end its stdin, wait for it to exit, then SIGTERM, then SIGKILL. */
+  #beginChildClose(child: ChildLink): void {
+    this.#state = 'closing';
+    debug('closing %s', this.endpoint);
+    this.#flushBatch();
+    if (this.#handleClosing) return;
+    if (!this.#writerBroken) this.#writer.shutdown();
+    const wait = this.#config.closeTimeout;
+    this.#killTimer = setTimeout(() => {
+      debug('%s did not exit within %d ms of stdin closing: SIGTERM', this.endpoint, wait);
+      child.kill('SIGTERM');
+      this.#killTimer = setTimeout(() => {
+        debug('%s did not exit after SIGTERM: SIGKILL', this.endpoint);
+        child.kill('SIGKILL');
+      }, wait);
+    }, wait);
+  }
+
+  #onChildExit(): void {
+    if (this.#killTimer !== null) {
+      clearTimeout(this.#killTimer);
+      this.#killTimer = null;
+    }
+    // Frames the child wrote before exiting come first: wait for the end of its stdout, unless a
+    // grandchild keeps the pipe open, which closeTimeout bounds.
+    if (this.#readEnded || this.#handleClosing) this.#childGone();
+    else {
+      this.#killTimer = setTimeout(() => this.#childGone(), this.#config.closeTimeout);
+      this.#killTimer.unref();
+    }
+  }
+
+  #childGone(): void {
+    const exit = this.#child?.exit;
+    if (this.#handleClosing || exit == null) return;
+    this.#state = 'closing';
+    const unsent = this.#pendingFrames;
+    if (unsent > 0 && this.#error === null) this.#error = this.#peerExited(exit, unsent);
+    this.#closeHandle();
+  }
+
+  /** A write to a child that has gone: its exit status decides the error, once it is known. */
+  #writeFailed(status: number): void {
+    if (this.#child === null) {
+      this.#fail(systemError('write', status, this.endpoint));
+      return;
+    }
+    this.#writerBroken = true;
+    this.#batch = null;
+    this.#batchLen = 0;
+    if (this.#child.exit !== null) this.#childGone();
+  }
+
+  /** send() after the child's stdin broke but before its exit is known: counted, reported at exit. */
+  #acceptUnsendable(): boolean {
+    this.#pendingFrames++;
+    return false;
+  }
+
+  #peerExited(exit: ChildExit, unsent: number): TransportError {
+    const how = exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
+    const message =
+      unsent > 0 ? `${this.endpoint} ${how} with ${unsent} frame(s) unsent` : `${this.endpoint} ${how}; it takes no more frames`;
+    return ipcError(ErrorCodes.PEER_EXITED, message, {
+      address: this.endpoint,
+      exitCode: exit.code,
+      signal: exit.signal,
+      ...(unsent > 0 ? { unsent } : {}),
+    });
   }
 
   #fail(err: Error): void {
@@ -530,10 +695,23 @@ export class Transport extends EventEmitter {
       clearInterval(this.#frameTimer);
       this.#frameTimer = null;
     }
+    if (this.#killTimer !== null) {
+      clearTimeout(this.#killTimer);
+      this.#killTimer = null;
+    }
     this.#handle.close();
+    if (this.#writer !== this.#handle) this.#writer.close();
   }
 
   #onHandleClosed(): void {
+    if (--this.#openHandles > 0) return;
+    if (this.#child !== null && !this.#childReleased) {
+      // The child's own handles go last, so 'close' means the process is gone too.
+      this.#childReleased = true;
+      this.#openHandles = 1;
+      this.#child.release(() => this.#onHandleClosed());
+      return;
+    }
     this.#busyPollTime = this.#handle.busyPollTime();
     this.#lastActivityAt = Date.now() - this.#handle.idleTime();
     this.#handleClosed = true;

@@ -1,0 +1,266 @@
+// Child processes as transports: the child's stdin and stdout are pipes that the native engine writes
+// and reads directly (uv_spawn with UV_CREATE_PIPE), so no child_process stream sits on the hot path.
+import os = require('node:os');
+import path = require('node:path');
+import { transportConfig, type TransportConfig, type TransportOptions } from './config';
+import { debug } from './debug';
+import { argTypeError, argValueError, systemError } from './errors';
+import { FRAME_TABLE, FramingCode, NativeProcess, NativeStream, RAW_FRAMING, StreamKind, type NativeOwner } from './native';
+import { Transport, type ChildExit, type ChildLink } from './transport';
+
+export interface SpawnStdioOptions extends TransportOptions {
+  /** Working directory of the child. Default: this process's. */
+  cwd?: string;
+  /** Environment of the child. Default: this process's. */
+  env?: NodeJS.ProcessEnv;
+  /**
+   * `'pipe'` (default): drained by us, each line emitted as a `'stderr'` event, the last 64 KiB kept for
+   * `stderrTail()`. `'inherit'`: the child writes to our stderr. `'ignore'`: discarded.
+   */
+  stderr?: 'pipe' | 'inherit' | 'ignore';
+}
+
+const STDERR_MODES = { pipe: 0, inherit: 1, ignore: 2 } as const;
+const STDERR_TAIL = 64 * 1024;
+const SPAWN_KEYS = [
+  'framing',
+  'maxFrameSize',
+  'writableHighWaterMark',
+  'maxBufferedBytes',
+  'readableHighWaterMark',
+  'closeTimeout',
+  'slabSize',
+  'frameTimeout',
+  'busyPoll',
+  'cwd',
+  'env',
+  'stderr',
+];
+
+const SIGNAL_NAMES = new Map<number, NodeJS.Signals>(
+  Object.entries(os.constants.signals).map(([name, num]) => [num, name as NodeJS.Signals]),
+);
+
+/** A transport over a child process's stdin and stdout. */
+export class StdioTransport extends Transport {
+  /** The child's process id. */
+  readonly pid: number;
+  #link: ChildProcessLink;
+
+  /** @internal */
+  constructor(reader: InstanceType<typeof NativeStream>, writer: InstanceType<typeof NativeStream>, config: TransportConfig, endpoint: string, link: ChildProcessLink) {
+    super(reader, config, endpoint, { pid: link.pid }, link, writer);
+    this.pid = link.pid;
+    this.#link = link;
+    link.attach(this);
+  }
+
+  /** Sends `signal` (default SIGTERM) to the child; false if it has already exited. */
+  kill(signal: NodeJS.Signals = 'SIGTERM'): boolean {
+    return this.#link.kill(signal);
+  }
+
+  /** The last 64 KiB the child wrote to stderr (with `stderr: 'pipe'`), for diagnostics. */
+  stderrTail(): string {
+    return this.#link.stderrTail();
+  }
+
+  override unref(): this {
+    super.unref();
+    this.#link.unref();
+    return this;
+  }
+
+  override ref(): this {
+    super.ref();
+    this.#link.ref();
+    return this;
+  }
+}
+
+/**
+ * Spawns `command` with `args` and returns at once a transport over its stdin and stdout (default
+ * framing `'lines'`). A command that cannot be started throws (`ENOENT`, `EACCES`), synchronously, like
+ * `child_process.spawn` would report it.
+ */
+export function spawnStdio(command: string, args: readonly string[] = [], options?: SpawnStdioOptions): StdioTransport {
+  if (typeof command !== 'string' || command.length === 0) throw argTypeError('command', 'a non-empty string', command);
+  if (!Array.isArray(args) || args.some((a) => typeof a !== 'string')) throw argTypeError('args', 'an array of strings', args);
+  const raw = options ?? {};
+  if (raw === null || typeof raw !== 'object') throw argTypeError('options', 'an object', raw);
+  const config = transportConfig({ framing: 'lines', ...raw }, SPAWN_KEYS, 'spawnStdio()');
+  const { cwd, env, stderr = 'pipe' } = raw;
+  if (cwd !== undefined && typeof cwd !== 'string') throw argTypeError('options.cwd', 'a string', cwd);
+  if (env !== undefined && (env === null || typeof env !== 'object')) throw argTypeError('options.env', 'an object', env);
+  if (!(stderr in STDERR_MODES)) throw argValueError(`options.stderr must be 'pipe', 'inherit' or 'ignore'. Received ${String(stderr)}`);
+
+  const framing = FramingCode[config.framing];
+  const stdin = new NativeStream(StreamKind.PIPE, framing, config.maxFrameSize, config.slabSize);
+  const stdout = new NativeStream(StreamKind.PIPE, framing, config.maxFrameSize, config.slabSize);
+  const errPipe = stderr === 'pipe' ? new NativeStream(StreamKind.PIPE, RAW_FRAMING, 0xffffffff, STDERR_TAIL) : null;
+  const proc = new NativeProcess();
+  const envList = env === undefined ? null : Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
+  const r = proc.spawn(command, [...args], envList, cwd ?? null, stdin, stdout, STDERR_MODES[stderr], errPipe);
+  if (r < 0) {
+    stdin.close();
+    stdout.close();
+    errPipe?.close();
+    const err = systemError('spawn', r, command);
+    Object.assign(err, { path: command, spawnargs: [...args] });
+    throw err;
+  }
+  const pid = proc.pid();
+  const endpoint = `stdio:${path.basename(command)}[${pid}]`;
+  debug('spawned %s %o', endpoint, args);
+  return new StdioTransport(stdout, stdin, config, endpoint, new ChildProcessLink(proc, pid, errPipe));
+}
+
+/** The child process behind a StdioTransport: its exit, signals, and stderr. */
+class ChildProcessLink implements ChildLink {
+  readonly pid: number;
+  exit: ChildExit | null = null;
+  readonly exited: Promise<ChildExit>;
+
+  #proc: InstanceType<typeof NativeProcess>;
+  #stderr: InstanceType<typeof NativeStream> | null;
+  #stderrOpen: boolean;
+  #procOpen = true;
+  #resolveExit!: (exit: ChildExit) => void;
+  #transport: Transport | null = null;
+  #tail: Buffer[] = [];
+  #tailBytes = 0;
+  #partialLine: Buffer[] = [];
+  #partialBytes = 0;
+  #releaseWaiters: (() => void)[] = [];
+  #releasing = false;
+
+  constructor(proc: InstanceType<typeof NativeProcess>, pid: number, stderr: InstanceType<typeof NativeStream> | null) {
+    this.pid = pid;
+    this.#proc = proc;
+    this.#stderr = stderr;
+    this.#stderrOpen = stderr !== null;
+    this.exited = new Promise((resolve) => (this.#resolveExit = resolve));
+    proc.owner = {
+      onExit: (status, signal) => {
+        this.exit = { code: signal !== 0 ? null : status, signal: signal !== 0 ? (SIGNAL_NAMES.get(signal) ?? null) : null };
+        debug('child %d exited %o', pid, this.exit);
+        this.#resolveExit(this.exit);
+        this.#maybeFinishRelease();
+      },
+      onClose: () => {
+        this.#procOpen = false;
+        this.#maybeFinishRelease();
+      },
+    };
+    if (stderr !== null) {
+      const owner: NativeOwner = {
+        onFrames: (slab, count) => this.#onStderr(slab, count),
+        onEnd: () => this.#flushStderrLine(),
+        onWrite() {},
+        onShutdown() {},
+        onConnection() {},
+        onConnect() {},
+        onClose: () => {
+          this.#stderrOpen = false;
+          this.#maybeFinishRelease();
+        },
+      };
+      stderr.owner = owner;
+      // Always drained, so a chatty child can never block on a full stderr pipe.
+      stderr.readStart();
+    }
+  }
+
+  attach(t: Transport): void {
+    this.#transport = t;
+  }
+
+  kill(signal: NodeJS.Signals): boolean {
+    if (this.exit !== null || !this.#procOpen) return false;
+    const num = os.constants.signals[signal];
+    if (num === undefined) throw argValueError(`Unknown signal '${String(signal)}'`);
+    return this.#proc.kill(num) === 0;
+  }
+
+  ref(): void {
+    this.#proc.ref();
+    this.#stderr?.ref();
+  }
+
+  unref(): void {
+    this.#proc.unref();
+    this.#stderr?.unref();
+  }
+
+  stderrTail(): string {
+    const all = Buffer.concat(this.#tail);
+    return all.subarray(Math.max(0, all.length - STDERR_TAIL)).toString('utf8');
+  }
+
+  /** Closes the process handle once the child has exited, and the stderr pipe once it has ended. */
+  release(done: () => void): void {
+    this.#releaseWaiters.push(done);
+    this.#releasing = true;
+    this.#maybeFinishRelease();
+  }
+
+  #maybeFinishRelease(): void {
+    if (!this.#releasing) return;
+    // The exit status must be collected before the handle closes, or `exited` would never settle.
+    if (this.exit !== null && this.#procOpen) {
+      this.#procOpen = false;
+      this.#proc.close();
+      return;
+    }
+    if (this.#stderrOpen && this.exit !== null) {
+      this.#stderrOpen = false;
+      this.#flushStderrLine();
+      this.#stderr!.close();
+      return;
+    }
+    if (this.exit === null || this.#stderrOpen || this.#procOpen) return;
+    const waiters = this.#releaseWaiters;
+    this.#releaseWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  #onStderr(slab: ArrayBuffer, count: number): void {
+    for (let i = 0; i < count; i++) {
+      // A copy: the tail outlives the read slab.
+      const chunk = Buffer.from(new Uint8Array(slab, FRAME_TABLE[2 * i]!, FRAME_TABLE[2 * i + 1]!));
+      this.#tail.push(chunk);
+      this.#tailBytes += chunk.length;
+      while (this.#tailBytes - this.#tail[0]!.length >= STDERR_TAIL) this.#tailBytes -= this.#tail.shift()!.length;
+      this.#splitLines(chunk);
+    }
+  }
+
+  #splitLines(chunk: Buffer): void {
+    let start = 0;
+    for (;;) {
+      const nl = chunk.indexOf(0x0a, start);
+      if (nl === -1) break;
+      this.#partialLine.push(chunk.subarray(start, nl));
+      this.#emitLine();
+      start = nl + 1;
+    }
+    if (start < chunk.length) {
+      this.#partialLine.push(chunk.subarray(start));
+      this.#partialBytes += chunk.length - start;
+      // A line longer than the tail is reported in pieces rather than held without bound.
+      if (this.#partialBytes >= STDERR_TAIL) this.#emitLine();
+    }
+  }
+
+  #flushStderrLine(): void {
+    if (this.#partialLine.length > 0) this.#emitLine();
+  }
+
+  #emitLine(): void {
+    let line = Buffer.concat(this.#partialLine).toString('utf8');
+    this.#partialLine = [];
+    this.#partialBytes = 0;
+    if (line.endsWith('\r')) line = line.slice(0, -1);
+    this.#transport?.emit('stderr', line);
+  }
+}
