@@ -8,23 +8,17 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connect, listen, type Transport } from '../dist/index.js';
+import { cleanupAll, code, LineChild, onCleanup, record, tempDir, waitFor } from './helpers/common';
 import {
   DIST_INDEX,
   packageCopyForOtherUsers,
   envForOtherUsers,
-  LineChild,
   NODE_CLIENT,
   PY_CLIENT,
   NOBODY_UID,
   asNobody,
   checkServes,
-  cleanupAll,
-  code,
-  onCleanup,
-  record,
   startServer,
-  waitFor,
-  tempDir,
   type TestServer,
 } from './helpers/hostile-util';
 
@@ -60,7 +54,7 @@ function systemPython(): string {
  * its events once it exits.
  */
 async function asNobodyRun(args: string[], python = false): Promise<{ events: Event[]; pid: number; child: LineChild }> {
-  const dir = tempDir(0o755, 'sipc-nobody-');
+  const dir = tempDir('sipc-nobody-', 0o755);
   const script = path.join(dir, python ? 'client.py' : 'client.js');
   fs.copyFileSync(python ? PY_CLIENT : NODE_CLIENT, script);
   fs.chmodSync(script, 0o644);
@@ -151,7 +145,7 @@ describe('allowPeer that throws', () => {
   it('does not leak the connection: each peer is closed, the exception surfaces, descriptors come back', async () => {
     // In a child process: the exception may well be an uncaught one, which must not take the test
     // runner down with it.
-    const dir = tempDir(0o700);
+    const dir = tempDir('sipc-hostile-', 0o700);
     const child = new LineChild(process.execPath, [NODE_CLIENT, 'allowpeer-throws', DIST_INDEX, dir, '2']);
     await child.line('{"event":"result"');
     const result = JSON.parse(child.lines.find((l) => l.includes('"result"'))!) as {
@@ -228,7 +222,7 @@ describe.runIf(AS_ROOT_ON_LINUX)('abstract sockets', () => {
 
 describe('socket paths others could replace', () => {
   it('a directory writable by all users without the sticky bit is refused with ERR_IPC_UNSAFE_PATH, leaving nothing behind', async () => {
-    const dir = tempDir(0o777);
+    const dir = tempDir('sipc-hostile-', 0o777);
     expect(fs.statSync(dir).mode & 0o7777).toBe(0o777);
     const file = path.join(dir, 's.sock');
     const err = await listen(`unix:${file}`).then(
@@ -319,7 +313,7 @@ describe('socket paths others could replace', () => {
   ];
 
   it.each(notSockets)('%s at the path is never replaced (ERR_IPC_NOT_A_SOCKET)', async (_name, make) => {
-    const dir = tempDir(0o700);
+    const dir = tempDir('sipc-hostile-', 0o700);
     const file = path.join(dir, 's.sock');
     const check = make(file, dir);
     const err = await listen(`unix:${file}`).then(
@@ -362,7 +356,7 @@ describe.runIf(AS_ROOT_ON_LINUX)('stale socket files of another user', () => {
   }
 
   function nobodyDir(): string {
-    const dir = tempDir(0o755);
+    const dir = tempDir('sipc-hostile-', 0o755);
     fs.chownSync(dir, NOBODY_UID, NOBODY_UID);
     return dir;
   }
@@ -393,7 +387,7 @@ describe.runIf(AS_ROOT_ON_LINUX)('stale socket files of another user', () => {
   it('root is exempt: a root server replaces a stale socket owned by nobody', async () => {
     // The check exempts a server running as uid 0 (it could remove the file anyway); this documents
     // that exemption, since the suite itself runs as root.
-    const dir = tempDir(0o700);
+    const dir = tempDir('sipc-hostile-', 0o700);
     const file = path.join(dir, 's.sock');
     const before = staleSocket(file, NOBODY_UID);
     const server = await listen(`unix:${file}`);

@@ -3,20 +3,15 @@
 // and an exception thrown by a listener reaches the process as uncaught instead of vanishing.
 import { spawnSync } from 'node:child_process';
 import { AsyncLocalStorage } from 'node:async_hooks';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, listen } from '../dist/index.js';
+import { cleanupAll, tempDir } from './helpers/common';
 
-const dirs: string[] = [];
-afterEach(() => {
-  while (dirs.length) fs.rmSync(dirs.pop()!, { recursive: true, force: true });
-});
+afterEach(cleanupAll);
+
 function sock(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ipc-als-'));
-  dirs.push(dir);
-  return `unix:${path.join(dir, 's.sock')}`;
+  return `unix:${path.join(tempDir('ipc-als-'), 's.sock')}`;
 }
 
 describe('async context', () => {

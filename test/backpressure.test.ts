@@ -4,18 +4,15 @@
 import net from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect, type Transport } from '../dist/index.js';
-import { LengthPrefixedReader, tempSockets, waitFor } from './helpers/lifetime-util';
+import { connect } from '../dist/index.js';
+import { cleanupAll, onCleanup, recordEvents, waitFor } from './helpers/common';
+import { LengthPrefixedReader, tempSockets } from './helpers/lifetime-util';
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+afterEach(cleanupAll);
 
 /** A node:net server on a fresh socket path whose connections start paused (the peer never reads). */
 async function pausedPeer(): Promise<{ endpoint: string; socket: Promise<net.Socket> }> {
   const s = tempSockets('sipc-bp-');
-  cleanups.push(s.cleanup);
   const file = path.join(s.dir, 'peer.sock');
   const server = net.createServer({ pauseOnConnect: true });
   const sockets: net.Socket[] = [];
@@ -27,7 +24,7 @@ async function pausedPeer(): Promise<{ endpoint: string; socket: Promise<net.Soc
     }),
   );
   await new Promise<void>((resolve) => server.listen(file, resolve));
-  cleanups.push(
+  onCleanup(
     () =>
       new Promise<void>((resolve) => {
         for (const c of sockets) c.destroy();
@@ -37,20 +34,13 @@ async function pausedPeer(): Promise<{ endpoint: string; socket: Promise<net.Soc
   return { endpoint: `unix:${file}`, socket };
 }
 
-function record(t: Transport): string[] {
-  const events: string[] = [];
-  t.on('error', (e: Error & { code?: string }) => events.push(`error ${e.code}`));
-  t.on('close', () => events.push('close'));
-  return events;
-}
-
 describe('backpressure', () => {
   it('send() turns false past writableHighWaterMark, buffering stays bounded, and every frame arrives in order after drain', async () => {
     const { endpoint, socket } = await pausedPeer();
     const hwm = 64 * 1024;
     const t = await connect(endpoint, { writableHighWaterMark: hwm });
-    cleanups.push(() => t.destroy());
-    const events = record(t);
+    onCleanup(() => t.destroy());
+    const events = recordEvents(t);
     const peer = await socket;
 
     const FRAME = 1024;
@@ -133,8 +123,8 @@ describe('backpressure', () => {
       const { endpoint, socket } = await pausedPeer();
       const maxBufferedBytes = 1024 * 1024;
       const t = await connect(endpoint, { writableHighWaterMark: 64 * 1024, maxBufferedBytes });
-      cleanups.push(() => t.destroy());
-      const events = record(t);
+      onCleanup(() => t.destroy());
+      const events = recordEvents(t);
       let error: (Error & { code?: string; bufferedBytes?: number }) | null = null;
       t.on('error', (e: Error) => (error = e));
       await socket;

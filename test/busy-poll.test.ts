@@ -2,37 +2,31 @@
 // while it polls, a pair sharing one CPU is not starved, and the idle handle never keeps a process
 // alive. Counts and states only: the latency figures live in bench/busy-poll.js.
 import { spawn, spawnSync } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { busyPollStats, connect, listen, setBusyPoll, type Transport } from '../dist/index.js';
+import { cleanupAll, onCleanup, sleep, tempDir } from './helpers/common';
 import { LINUX } from './helpers/platform';
 
 const PEER = path.join(__dirname, 'helpers', 'busy-poll-peer.cjs');
-const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
+  await cleanupAll();
   setBusyPoll(0);
 });
 
 function tempSock(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ipc-busy-'));
-  cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return path.join(dir, 's.sock');
+  return path.join(tempDir('ipc-busy-'), 's.sock');
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** An echo pair in this process; returns the client. */
 async function echoPair(busyPoll: number | undefined): Promise<Transport> {
   const file = tempSock();
   const opts = busyPoll === undefined ? {} : { busyPoll };
   const server = await listen(`unix:${file}`, opts);
-  cleanups.push(() => server.close());
+  onCleanup(() => server.close());
   server.on('connection', (t) => t.on('message', (f: Buffer) => t.send(f)));
   const t = await connect(`unix:${file}`, opts);
-  cleanups.push(() => t.close());
+  onCleanup(() => t.close());
   return t;
 }
 
@@ -132,7 +126,7 @@ describe('busy polling and processes', () => {
   function run(args: string[], pin: string | null): { out: Promise<string>; code: Promise<number | null> } {
     const cmd = pin === null ? [process.execPath, PEER, ...args] : ['taskset', '-c', pin, process.execPath, PEER, ...args];
     const child = spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
-    cleanups.push(() => child.kill('SIGKILL'));
+    onCleanup(() => child.kill('SIGKILL'));
     let text = '';
     const out = new Promise<string>((resolve) => {
       child.stdout!.on('data', (d) => {

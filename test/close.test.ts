@@ -5,24 +5,16 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as ipc from '../dist/index.js';
 import type { Transport } from '../dist/index.js';
-import { checkNumbered, numbered, recordEvents, tempSockets, transportPair, waitFor } from './helpers/lifetime-util';
+import { cleanupAll, onCleanup, recordEvents, waitFor } from './helpers/common';
+import { checkNumbered, numbered, tempSockets, transportPair } from './helpers/lifetime-util';
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function pair(serverOpts: ipc.ListenOptions = {}, clientOpts: ipc.ConnectOptions = {}) {
-  const p = await transportPair(ipc, serverOpts, clientOpts);
-  cleanups.push(p.cleanup);
-  return p;
-}
+afterEach(cleanupAll);
 
 const closedError = expect.objectContaining({ code: 'ERR_IPC_CLOSED' });
 
 describe('close()', () => {
   it('flushes every frame sent before it: 10,000 frames then close() at once all arrive, in order', async () => {
-    const { client, peer } = await pair();
+    const { client, peer } = await transportPair();
     const got: Buffer[] = [];
     peer.on('message', (m: Buffer) => got.push(m));
     const peerEvents = recordEvents(peer);
@@ -46,7 +38,7 @@ describe('close()', () => {
   });
 
   it('is idempotent: every call resolves, and close is emitted once', async () => {
-    const { client } = await pair();
+    const { client } = await transportPair();
     const events = recordEvents(client);
     let closes = 0;
     client.on('close', () => closes++);
@@ -62,7 +54,7 @@ describe('close()', () => {
   });
 
   it('send() after close() throws ERR_IPC_CLOSED synchronously, while closing and once closed', async () => {
-    const { client } = await pair();
+    const { client } = await transportPair();
     const closing = client.close();
     expect(client.state).toBe('closing');
     expect(() => client.send('x')).toThrow(closedError);
@@ -81,7 +73,7 @@ describe('close()', () => {
 
   it('closing one end makes the other emit close, with no error, either way round', async () => {
     for (const closer of ['client', 'peer'] as const) {
-      const p = await pair();
+      const p = await transportPair();
       const other = closer === 'client' ? p.peer : p.client;
       const events = recordEvents(other);
       const got: string[] = [];
@@ -96,20 +88,20 @@ describe('close()', () => {
   });
 
   it('a transport holding received frames nobody took emits close when closed', async () => {
-    const { server, client, peer } = await pair();
+    const { server, client, peer } = await transportPair();
     const events = recordEvents(peer);
     client.send('unread 1');
     client.send('unread 2');
     await waitFor(() => peer.stats.framesIn === 2, 'the frames to be read');
     await peer.close();
     expect(peer.state).toBe('closed');
-    await waitFor(() => events.length > 0, "'close'", 1000).catch(() => {});
+    await waitFor(() => events.length > 0, "'close'", { ms: 1000 }).catch(() => {});
     expect(events).toEqual(['close']);
     expect(server.connections).toBe(0);
   });
 
   it('a paused transport closed with a frame held delivers it on resume(), then emits close', async () => {
-    const { server, client, peer } = await pair();
+    const { server, client, peer } = await transportPair();
     const events = recordEvents(peer);
     const got: string[] = [];
     peer.on('message', (m: Buffer) => {
@@ -124,7 +116,7 @@ describe('close()', () => {
     await peer.close();
     expect(peer.state).toBe('closed');
     peer.resume();
-    await waitFor(() => events.length > 0, "'close'", 1000).catch(() => {});
+    await waitFor(() => events.length > 0, "'close'", { ms: 1000 }).catch(() => {});
     expect(got).toEqual(['first', 'held']);
     expect(events).toEqual(['close']);
     expect(server.connections).toBe(0);
@@ -133,7 +125,7 @@ describe('close()', () => {
 
 describe('destroy()', () => {
   it('closes at once, dropping frames not yet written; the peer sees close', async () => {
-    const { client, peer } = await pair();
+    const { client, peer } = await transportPair();
     const events = recordEvents(client);
     const peerEvents = recordEvents(peer);
     let got = 0;
@@ -154,7 +146,7 @@ describe('destroy()', () => {
   });
 
   it('destroy(err) emits that error once, then close', async () => {
-    const { client } = await pair();
+    const { client } = await transportPair();
     const errors: Error[] = [];
     const events = recordEvents(client);
     client.on('error', (e: Error) => errors.push(e));
@@ -170,7 +162,6 @@ describe('destroy()', () => {
 describe('server.close()', () => {
   it('closes every open connection and resolves; connections counts them', async () => {
     const s = tempSockets('sipc-close-');
-    cleanups.push(s.cleanup);
     const endpoint = s.sock();
     const server = await ipc.listen(endpoint);
     let serverCloses = 0;
@@ -181,7 +172,7 @@ describe('server.close()', () => {
     const clientEvents: string[][] = [];
     for (let i = 0; i < 5; i++) {
       const c = await ipc.connect(endpoint);
-      cleanups.push(() => c.destroy());
+      onCleanup(() => c.destroy());
       clients.push(c);
       clientEvents.push(recordEvents(c));
     }
@@ -208,7 +199,7 @@ describe('server.close()', () => {
 
 describe('Symbol.asyncDispose', () => {
   it('closes a transport and a server', async () => {
-    const { server, client, peer } = await pair();
+    const { server, client, peer } = await transportPair();
     const peerEvents = recordEvents(peer);
     await client[Symbol.asyncDispose]();
     expect(client.state).toBe('closed');
@@ -222,7 +213,6 @@ describe('Symbol.asyncDispose', () => {
 describe('closeTimeout', () => {
   it('close() against a peer that never reads resolves after closeTimeout with one ERR_IPC_CLOSE_TIMEOUT', async () => {
     const s = tempSockets('sipc-close-');
-    cleanups.push(s.cleanup);
     const file = path.join(s.dir, 'stalled.sock');
     const netServer = net.createServer({ pauseOnConnect: true });
     const sockets: net.Socket[] = [];
@@ -231,7 +221,7 @@ describe('closeTimeout', () => {
       c.on('error', () => {});
     });
     await new Promise<void>((resolve) => netServer.listen(file, resolve));
-    cleanups.push(() => new Promise<void>((resolve) => {
+    onCleanup(() => new Promise<void>((resolve) => {
       for (const c of sockets) c.destroy();
       netServer.close(() => resolve());
     }));

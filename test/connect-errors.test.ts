@@ -7,25 +7,16 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { once } from 'node:events';
 import { connect, listen, resolveEndpoint, TransportError, MAX_UNIX_PATH, type Transport } from '../dist/index.js';
-import { LineChild, abstractName, makeStaleSocket, mkTemp, python, rmTemp } from './helpers/interop-util';
+import { cleanupAll, dirPerTest, LineChild, onCleanup } from './helpers/common';
+import { abstractName, makeStaleSocket, python } from './helpers/interop-util';
 import { DARWIN, LINUX } from './helpers/platform';
 
 const E = os.constants.errno;
 /** sizeof(sun_path) - 1 where the suite runs: 108-byte sun_path on Linux, 104-byte on macOS. */
 const EXPECTED_MAX_UNIX_PATH = ({ linux: 107, darwin: 103 } as Record<string, number>)[process.platform];
-let dir: string | undefined;
-const cleanups: (() => unknown)[] = [];
+afterEach(cleanupAll);
 
-function tmp(): string {
-  dir ??= mkTemp('sipc-connerr-');
-  return dir;
-}
-
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-  if (dir) rmTemp(dir);
-  dir = undefined;
-});
+const tmp = dirPerTest('sipc-connerr-');
 
 /** The error a connect promise rejects with; fails the test (and closes the transport) if it resolves. */
 async function rejection(p: Promise<Transport>): Promise<TransportError & Error> {
@@ -52,7 +43,6 @@ function expectSystemError(err: unknown, code: string, address: string): void {
 /** A Python listener whose backlog is full: a connect to it can neither succeed nor be refused. */
 async function fullBacklog(address: string): Promise<LineChild> {
   const p = python(['backlog', address], 'pipe');
-  cleanups.push(() => p.kill());
   const ready = await p.next('READY');
   expect(Number(ready.split(' ')[1])).toBeGreaterThan(0);
   return p;
@@ -83,8 +73,7 @@ describe('system errors', () => {
     const owner = new LineChild(process.execPath, [
       '-e',
       `require('net').createServer().listen(${JSON.stringify(file)}, () => console.log('READY'))`,
-    ]);
-    cleanups.push(() => owner.kill());
+    ], { stdin: 'ignore' });
     await owner.next('READY');
     owner.child.kill('SIGKILL');
     expect((await owner.exited).signal).toBe('SIGKILL');
@@ -125,9 +114,9 @@ describe('system errors', () => {
     const file = path.join(tmp(), 'later.sock');
     expectSystemError(await rejection(connect(`unix:${file}`)), 'ENOENT', file);
     const server = await listen(`unix:${file}`);
-    cleanups.push(() => server.close());
+    onCleanup(() => server.close());
     const t = await connect(`unix:${file}`);
-    cleanups.push(() => t.destroy());
+    onCleanup(() => t.destroy());
     expect(t.state).toBe('open');
   });
 });
@@ -206,7 +195,7 @@ describe('timeout and abort', () => {
   it('an already aborted signal rejects with an AbortError carrying the reason', async () => {
     const file = path.join(tmp(), 'never.sock');
     const server = await listen(`unix:${file}`);
-    cleanups.push(() => server.close());
+    onCleanup(() => server.close());
     let connections = 0;
     server.on('connection', () => connections++);
     const reason = new Error('changed my mind');
@@ -218,7 +207,7 @@ describe('timeout and abort', () => {
     // A round trip on a second connection: had the aborted one been made, its accept would come first.
     const accepted = once(server, 'connection');
     const t = await connect(`unix:${file}`);
-    cleanups.push(() => t.destroy());
+    onCleanup(() => t.destroy());
     await accepted;
     expect(connections).toBe(1);
   });
@@ -251,7 +240,7 @@ describe('timeout and abort', () => {
     });
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
-    cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+    onCleanup(() => new Promise<void>((r) => server.close(() => r())));
     const port = (server.address() as net.AddressInfo).port;
     const ac = new AbortController();
     const p = connect(`tcp:localhost:${port}`, { signal: ac.signal });

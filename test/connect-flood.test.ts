@@ -3,7 +3,7 @@
 // echoed, and afterwards the server has no connections and the process no extra descriptors.
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, listen, type Server, type Transport } from '../dist/index.js';
-import { cleanupAll, code, fdCount, onCleanup, tempDir, waitFor } from './helpers/hostile-util';
+import { cleanupAll, code, fdCount, onCleanup, tempDir, waitFor } from './helpers/common';
 import { LINUX } from './helpers/platform';
 import * as path from 'node:path';
 
@@ -20,7 +20,7 @@ interface EchoServer {
 
 /** A server of ours that echoes every frame and counts connections, frames, errors and closes. */
 async function echoServer(backlog = 511): Promise<EchoServer> {
-  const dir = tempDir(0o700, 'sipc-flood-');
+  const dir = tempDir('sipc-flood-', 0o700);
   const endpoint = `unix:${path.join(dir, 's.sock')}`;
   const server = await listen(endpoint, { backlog });
   onCleanup(() => server.close());
@@ -50,6 +50,20 @@ async function echoOnce(endpoint: string, text: string): Promise<Transport> {
   const back = await echoed;
   if (back !== text) throw new Error(`sent ${text}, got back ${back}`);
   return t;
+}
+
+/**
+ * Once every client has closed: the server drops all `n` connections, each with one 'close' and no
+ * error; the descriptors come back to the count while listening and, with the server closed, to the
+ * count before it.
+ */
+async function expectAllReleased(es: EchoServer, n: number, fdsListening: number, fdsBefore: number): Promise<void> {
+  await waitFor(() => es.server.connections === 0, 'the server to drop every connection');
+  expect(es.closes).toBe(n);
+  expect(es.errors).toEqual([]);
+  await waitFor(() => fdCount() === fdsListening, `descriptors back to ${fdsListening} (now ${fdCount()})`);
+  await es.server.close();
+  expect(fdCount()).toBe(fdsBefore);
 }
 
 describe('connect flood', () => {
@@ -83,18 +97,13 @@ describe('connect flood', () => {
 
     await Promise.all(ok.map((r) => r.t.close()));
     for (const r of ok) expect(r.t.state).toBe('closed');
-    await waitFor(() => es.server.connections === 0, 'the server to drop every connection');
-    expect(es.closes).toBe(n);
-    expect(es.errors).toEqual([]);
-    await waitFor(() => fdCount() === fdsListening, `descriptors back to ${fdsListening} (now ${fdCount()})`);
-    await es.server.close();
-    expect(fdCount()).toBe(fdsBefore);
+    await expectAllReleased(es, n, fdsListening, fdsBefore);
   });
 
   // Linux only, for the same reason: 500 connects at once overflow the backlog, refused at once on macOS.
   it.runIf(LINUX)('500 clients at once all refused by allowPeer: each is closed, counted once, and no descriptor is left', async () => {
     const fdsBefore = fdCount();
-    const dir = tempDir(0o700, 'sipc-flood-');
+    const dir = tempDir('sipc-flood-', 0o700);
     const endpoint = `unix:${path.join(dir, 's.sock')}`;
     let asked = 0;
     const server = await listen(endpoint, {
@@ -149,11 +158,6 @@ describe('connect flood', () => {
     expect(closedClients).toBe(n);
     expect(es.connections).toBe(n);
     expect(es.framesIn).toBe(n);
-    await waitFor(() => es.server.connections === 0, 'the server to drop every connection');
-    expect(es.closes).toBe(n);
-    expect(es.errors).toEqual([]);
-    await waitFor(() => fdCount() === fdsListening, `descriptors back to ${fdsListening} (now ${fdCount()})`);
-    await es.server.close();
-    expect(fdCount()).toBe(fdsBefore);
+    await expectAllReleased(es, n, fdsListening, fdsBefore);
   }, 120_000);
 });

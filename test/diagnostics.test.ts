@@ -4,19 +4,15 @@ import diagnostics_channel from 'node:diagnostics_channel';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, listen, type Server, type Transport } from '../dist/index.js';
-import { DIST_CJS, killChildren, runNode, tempSockets, waitFor } from './helpers/lifetime-util';
+import { cleanupAll, killChildren, onCleanup, runNode, tempDir, waitFor } from './helpers/common';
+import { DIST_CJS } from './helpers/lifetime-util';
 
-const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   killChildren();
-  for (const c of cleanups.splice(0).reverse()) await c();
+  await cleanupAll();
 });
 
-function dir() {
-  const s = tempSockets('sipc-diag-');
-  cleanups.push(s.cleanup);
-  return s.dir;
-}
+const dir = (): string => tempDir('sipc-diag-');
 
 // Listens, connects, exchanges a frame, closes both ends and the server.
 const LIFECYCLE = `
@@ -87,12 +83,12 @@ describe('diagnostics_channel', () => {
         seen.push({ channel: name.slice('symphony-ipc:'.length), message: message as Record<string, unknown> });
       };
       diagnostics_channel.subscribe(name, fn);
-      cleanups.push(() => diagnostics_channel.unsubscribe(name, fn));
+      onCleanup(() => diagnostics_channel.unsubscribe(name, fn));
     }
 
     const endpoint = `unix:${path.join(dir(), 'dc.sock')}`;
     const server: Server = await listen(endpoint);
-    cleanups.push(() => server.close());
+    onCleanup(() => server.close());
     expect(seen).toEqual([{ channel: 'server:listen', message: { server } }]);
     expect(seen[0]!.message.server).toBe(server);
 

@@ -1,27 +1,18 @@
 // Flow control on the read side: pause()/resume(), frames held until a 'message' listener exists,
 // async iteration (order, end, errors, early exit) and its bound on unconsumed frames.
 import { afterEach, describe, expect, it } from 'vitest';
-import * as ipc from '../dist/index.js';
 import type { Transport } from '../dist/index.js';
-import { checkNumbered, numbered, pump, recordEvents, transportPair, waitFor } from './helpers/lifetime-util';
+import { cleanupAll, recordEvents, waitFor } from './helpers/common';
+import { checkNumbered, numbered, pump, transportPair } from './helpers/lifetime-util';
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function pair(serverOpts: ipc.ListenOptions = {}, clientOpts: ipc.ConnectOptions = {}) {
-  const p = await transportPair(ipc, serverOpts, clientOpts);
-  cleanups.push(p.cleanup);
-  return p;
-}
+afterEach(cleanupAll);
 
 // Far more than the kernel's socket buffers hold: a sender of this much must stall when nobody reads.
 const TOTAL = 4096;
 
 describe('pause() and resume()', () => {
   it('pause() stops message events and reading until resume(), which delivers the held frames in order, then the rest', async () => {
-    const { client, peer } = await pair({}, { writableHighWaterMark: 64 * 1024 });
+    const { client, peer } = await transportPair({}, { writableHighWaterMark: 64 * 1024 });
     const got: Buffer[] = [];
     peer.on('message', (m: Buffer) => {
       got.push(m);
@@ -49,7 +40,7 @@ describe('pause() and resume()', () => {
   });
 
   it('frames that arrive before any message listener are delivered, in order, once one is attached', async () => {
-    const { client, peer } = await pair();
+    const { client, peer } = await transportPair();
     for (let i = 0; i < 50; i++) client.send(numbered(i, 64));
     await waitFor(() => peer.stats.framesIn === 50, 'the frames to be read');
     const got: Buffer[] = [];
@@ -65,7 +56,7 @@ describe('pause() and resume()', () => {
   });
 
   it('without a listener reading stops at readableHighWaterMark (the sender stalls); none is lost once one is attached', async () => {
-    const { client, peer } = await pair({ readableHighWaterMark: 100 }, { writableHighWaterMark: 64 * 1024 });
+    const { client, peer } = await transportPair({ readableHighWaterMark: 100 }, { writableHighWaterMark: 64 * 1024 });
     const sender = pump(client, TOTAL, (i) => numbered(i));
     await sender.stalled();
     expect(sender.sent).toBeLessThan(TOTAL);
@@ -83,7 +74,7 @@ describe('pause() and resume()', () => {
 
 describe('async iteration', () => {
   it('yields every frame in order and ends when the peer closes', async () => {
-    const { client, peer } = await pair();
+    const { client, peer } = await transportPair();
     const n = 1000;
     for (let i = 0; i < n; i++) client.send(numbered(i, 100));
     const closing = client.close();
@@ -95,7 +86,7 @@ describe('async iteration', () => {
   });
 
   it("rethrows the transport's error after the frames that came before it", async () => {
-    const { client, peer } = await pair({ maxFrameSize: 1000 });
+    const { client, peer } = await transportPair({ maxFrameSize: 1000 });
     const peerEvents = recordEvents(peer);
     client.send(numbered(0, 100));
     client.send(numbered(1, 100));
@@ -114,53 +105,49 @@ describe('async iteration', () => {
     expect(peerEvents).toEqual(['error ERR_IPC_FRAME_TOO_LARGE', 'close']);
   });
 
-  it('breaking out of the loop closes the transport; both ends emit close', async () => {
-    const { server, client, peer } = await pair();
+  /**
+   * Sends `before` frames, reads five in a for-await loop and breaks out of it (calling `atBreak` just
+   * before), then checks the outcome both break tests expect: the five frames in order, the transport the
+   * loop read closed by the loop's exit, and one 'close' and no error on each end.
+   */
+  async function breakAfterFive(before: number, atBreak: (client: Transport) => void = () => {}): Promise<void> {
+    const { server, client, peer } = await transportPair();
     const peerEvents = recordEvents(peer);
     const clientEvents = recordEvents(client);
-    for (let i = 0; i < 20; i++) client.send(numbered(i, 100));
+    for (let i = 0; i < before; i++) client.send(numbered(i, 100));
     const got: Buffer[] = [];
     for await (const f of peer) {
       got.push(f);
-      if (got.length === 5) break;
+      if (got.length === 5) {
+        atBreak(client);
+        break;
+      }
     }
     checkNumbered(got, 5, 100);
     // The loop's exit waited for close().
     expect(peer.state).toBe('closed');
     await waitFor(() => client.state === 'closed' && clientEvents.length > 0, 'the client to close');
     expect(clientEvents).toEqual(['close']);
-    await waitFor(() => peerEvents.length > 0, "the peer's 'close'", 1000).catch(() => {});
+    await waitFor(() => peerEvents.length > 0, "the peer's 'close'", { ms: 1000 }).catch(() => {});
     expect(peerEvents).toEqual(['close']);
     expect(server.connections).toBe(0);
+  }
+
+  it('breaking out of the loop closes the transport; both ends emit close', async () => {
+    await breakAfterFive(20);
   });
 
   it('breaking out of the loop while the peer is still sending closes the transport and emits close', async () => {
-    const { server, client, peer } = await pair();
-    const peerEvents = recordEvents(peer);
-    const clientEvents = recordEvents(client);
-    for (let i = 0; i < 5; i++) client.send(numbered(i, 100));
-    const got: Buffer[] = [];
-    for await (const f of peer) {
-      got.push(f);
-      if (got.length === 5) {
-        // The peer sends ten more as the consumer leaves: they reach a transport nobody reads any more,
-        // before the client's end of stream.
-        for (let i = 5; i < 15; i++) client.send(numbered(i, 100));
-        break;
-      }
-    }
-    checkNumbered(got, 5, 100);
-    expect(peer.state).toBe('closed');
-    await waitFor(() => client.state === 'closed' && clientEvents.length > 0, 'the client to close');
-    expect(clientEvents).toEqual(['close']);
-    await waitFor(() => peerEvents.length > 0, "the peer's 'close'", 1000).catch(() => {});
-    expect(peerEvents).toEqual(['close']);
-    expect(server.connections).toBe(0);
+    await breakAfterFive(5, (client) => {
+      // The peer sends ten more as the consumer leaves: they reach a transport nobody reads any more,
+      // before the client's end of stream.
+      for (let i = 5; i < 15; i++) client.send(numbered(i, 100));
+    });
   });
 
   it('a slow consumer bounds the frames held: reading stops at readableHighWaterMark and the sender stalls', async () => {
     const hwm = 64;
-    const { client, peer } = await pair({ readableHighWaterMark: hwm }, { writableHighWaterMark: 64 * 1024 });
+    const { client, peer } = await transportPair({ readableHighWaterMark: hwm }, { writableHighWaterMark: 64 * 1024 });
     const it = peer[Symbol.asyncIterator]();
     const got: Buffer[] = [];
     const sender = pump(client, TOTAL, (i) => numbered(i));
@@ -179,6 +166,3 @@ describe('async iteration', () => {
     checkNumbered(got, TOTAL);
   });
 });
-
-// Keeps the Transport type import used in declarations above.
-export type { Transport };

@@ -3,7 +3,8 @@
 // frames that take the exact-size buffer path. Every byte is checked against a deterministic pattern.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Framing } from '../dist/index.js';
-import { cleanupAll, echoPair, linePattern, pattern, sameBytes } from './helpers/framing-peer';
+import { cleanupAll } from './helpers/common';
+import { echoPair, linePattern, pattern, sameBytes } from './helpers/framing-peer';
 
 afterEach(cleanupAll);
 

@@ -1,16 +1,14 @@
 // Content-Length (LSP base protocol) framing over a real Unix socket, against a raw `node:net` peer that
 // writes exactly the bytes each test describes, split into separate writes exactly as described.
 import { afterEach, describe, expect, it } from 'vitest';
+import { cleanupAll, waitFor } from './helpers/common';
 import {
   cl,
-  cleanupAll,
   clientWithRawServer,
   gap,
   pattern,
   sameBytes,
   serverWithRawClient,
-  waitClosed,
-  waitFor,
   writeParts,
 } from './helpers/framing-peer';
 
@@ -146,7 +144,7 @@ describe('content-length: malformed header blocks', () => {
     peer.sock.write(cl('good'));
     await rec.waitMessages(1);
     peer.sock.write(wire);
-    await waitClosed(rec);
+    await rec.waitClosed();
     expect(strings(rec.messages)).toEqual(['good']);
     expect(rec.errors.length).toBe(1);
     expect(rec.closes).toBe(1);
@@ -168,7 +166,7 @@ describe('content-length: malformed header blocks', () => {
       peer.sock.write(p);
       await gap();
     }
-    await waitClosed(rec);
+    await rec.waitClosed();
     expect(rec.log).toEqual(['error', 'close']);
     expect((rec.errors[0] as { code?: string }).code).toBe('ERR_IPC_PROTOCOL');
   });

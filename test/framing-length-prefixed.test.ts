@@ -2,16 +2,14 @@
 // bytes each test describes, split into separate writes (and so separate reads) exactly as described.
 import { afterEach, describe, expect, it } from 'vitest';
 import * as net from 'node:net';
+import { cleanupAll, lp, waitFor } from './helpers/common';
 import {
-  cleanupAll,
   clientWithRawServer,
   gap,
-  lp,
   pattern,
   sameBytes,
   serverWithRawClient,
   tempEndpoint,
-  waitFor,
   writeParts,
 } from './helpers/framing-peer';
 

@@ -2,19 +2,16 @@
 // one of its connections hit a framing error. A raw `node:net` peer writes the crafted bytes.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Framing, Transport } from '../dist/index.js';
+import { cleanupAll, lp, waitFor } from './helpers/common';
 import {
   cl,
-  cleanupAll,
   clientWithRawServer,
   gap,
   linePattern,
-  lp,
   pattern,
   rawClient,
   sameBytes,
   serverWithRawClient,
-  waitClosed,
-  waitFor,
   writeParts,
 } from './helpers/framing-peer';
 
@@ -39,7 +36,7 @@ describe('maxFrameSize on receive', () => {
     header.writeUInt32BE(MAX + 1, 0);
     peer.sock.write(header);
     // No body follows: the header alone must end the connection.
-    await waitClosed(rec);
+    await rec.waitClosed();
     expectOneError(rec, 'ERR_IPC_FRAME_TOO_LARGE', 1);
     expect((rec.errors[0] as { maxFrameSize?: number }).maxFrameSize).toBe(MAX);
     expect(transport.state).toBe('closed');
@@ -49,7 +46,7 @@ describe('maxFrameSize on receive', () => {
   it('length-prefixed: a 0xFFFFFFFF length header fails the same way', async () => {
     const { rec, peer } = await serverWithRawClient();
     peer.sock.write(Buffer.from([0xff, 0xff, 0xff, 0xff]));
-    await waitClosed(rec);
+    await rec.waitClosed();
     expectOneError(rec, 'ERR_IPC_FRAME_TOO_LARGE');
   });
 
@@ -70,7 +67,7 @@ describe('maxFrameSize on receive', () => {
     await rec.waitMessages(1);
     // The newline never comes; the limit must stop the line anyway.
     peer.sock.write(Buffer.alloc(MAX + 1, 0x61));
-    await waitClosed(rec);
+    await rec.waitClosed();
     expectOneError(rec, 'ERR_IPC_FRAME_TOO_LARGE', 1);
   });
 
@@ -83,14 +80,14 @@ describe('maxFrameSize on receive', () => {
       peer.sock.write(p);
       await gap();
     }
-    await waitClosed(rec);
+    await rec.waitClosed();
     expectOneError(rec, 'ERR_IPC_FRAME_TOO_LARGE');
   });
 
   it('lines: a complete line over the limit in one read fails', async () => {
     const { rec, peer } = await serverWithRawClient({ framing: 'lines', maxFrameSize: MAX });
     peer.sock.write(Buffer.concat([Buffer.alloc(MAX + 1, 0x63), Buffer.from('\n')]));
-    await waitClosed(rec);
+    await rec.waitClosed();
     expectOneError(rec, 'ERR_IPC_FRAME_TOO_LARGE');
   });
 
@@ -114,14 +111,14 @@ describe('maxFrameSize on receive', () => {
     peer.sock.write(cl('fine'));
     await rec.waitMessages(1);
     peer.sock.write(`Content-Length: ${MAX + 1}\r\n\r\n`);
-    await waitClosed(rec);
+    await rec.waitClosed();
     expectOneError(rec, 'ERR_IPC_FRAME_TOO_LARGE', 1);
   });
 
   it('content-length: a length too big for any integer type is too large, not malformed', async () => {
     const { rec, peer } = await serverWithRawClient({ framing: 'content-length', maxFrameSize: MAX });
     peer.sock.write(`Content-Length: ${'9'.repeat(40)}\r\n\r\n`);
-    await waitClosed(rec);
+    await rec.waitClosed();
     expectOneError(rec, 'ERR_IPC_FRAME_TOO_LARGE');
   });
 
@@ -145,7 +142,7 @@ describe('frames before a bad one in the same read', () => {
   ])('%s: are delivered, then one ERR_IPC_FRAME_TOO_LARGE error, then close', async (framing, wire) => {
     const { rec, peer } = await serverWithRawClient({ framing, maxFrameSize: MAX });
     peer.sock.write(wire);
-    await waitClosed(rec);
+    await rec.waitClosed();
     expect(rec.messages.map((m) => m.toString())).toEqual(['a', 'b']);
     expectOneError(rec, 'ERR_IPC_FRAME_TOO_LARGE', 2);
   });
@@ -194,7 +191,7 @@ describe('EOF in the middle of a frame', () => {
     await writeParts(peer.sock, parts);
     await rec.waitMessages(1);
     peer.sock.end();
-    await waitClosed(rec);
+    await rec.waitClosed();
     expect(rec.messages.map((m) => m.toString())).toEqual(['ok']);
     expectOneError(rec, 'ERR_IPC_TRUNCATED', 1);
   });
@@ -203,7 +200,7 @@ describe('EOF in the middle of a frame', () => {
     for (const framing of ['length-prefixed', 'content-length'] as const) {
       const { rec, peer } = await serverWithRawClient({ framing });
       peer.sock.end(framing === 'length-prefixed' ? lp('last') : cl('last'));
-      await waitClosed(rec);
+      await rec.waitClosed();
       expect(rec.log).toEqual(['message', 'close']);
       expect(rec.messages[0]!.toString()).toBe('last');
     }
@@ -229,7 +226,7 @@ describe('a server after one connection failed', () => {
     expect(server.connections).toBe(2);
 
     badPeer.sock.write(bad);
-    await waitClosed(badRec);
+    await badRec.waitClosed();
     expect(badRec.errors.length).toBe(1);
     expect(badRec.closes).toBe(1);
     await waitFor(() => server.connections === 1, 'the failed connection to leave the server');

@@ -1,15 +1,13 @@
 // Lines framing over a real Unix socket, against a raw `node:net` peer that writes exactly the bytes
 // each test describes, split into separate writes exactly as described.
 import { afterEach, describe, expect, it } from 'vitest';
+import { cleanupAll, waitFor } from './helpers/common';
 import {
-  cleanupAll,
   clientWithRawServer,
   gap,
   linePattern,
   sameBytes,
   serverWithRawClient,
-  waitClosed,
-  waitFor,
   writeParts,
 } from './helpers/framing-peer';
 
@@ -86,7 +84,7 @@ describe('lines: receiving', () => {
     peer.sock.write('complete\nlast without newline');
     await gap();
     peer.sock.end();
-    await waitClosed(rec);
+    await rec.waitClosed();
     expect(hex(rec.messages)).toEqual([h('complete'), h('last without newline')]);
     expect(rec.errors).toEqual([]);
     expect(rec.log).toEqual(['message', 'message', 'close']);
@@ -96,7 +94,7 @@ describe('lines: receiving', () => {
     const { rec, peer } = await serverWithRawClient(LINES);
     const N = 8000;
     peer.sock.end(Array.from({ length: N }, (_, i) => `${i}\n`).join('') + 'tail');
-    await waitClosed(rec);
+    await rec.waitClosed();
     expect(rec.messages.length).toBe(N + 1);
     for (let i = 0; i < N; i++) {
       if (rec.messages[i]!.toString() !== String(i)) throw new Error(`line ${i}: got ${rec.messages[i]!.toString()}`);
@@ -110,13 +108,13 @@ describe('lines: receiving', () => {
     const { rec, peer } = await serverWithRawClient(LINES);
     await writeParts(peer.sock, ['x\n', 'final\r']);
     peer.sock.end();
-    await waitClosed(rec);
+    await rec.waitClosed();
     expect(hex(rec.messages)).toEqual([h('x'), h('final')]);
 
     const second = await serverWithRawClient(LINES);
     await writeParts(second.peer.sock, ['y\n', '\r']);
     second.peer.sock.end();
-    await waitClosed(second.rec);
+    await second.rec.waitClosed();
     expect(hex(second.rec.messages)).toEqual([h('y')]);
     expect(second.rec.errors).toEqual([]);
     expect(second.rec.closes).toBe(1);

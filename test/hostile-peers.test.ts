@@ -4,21 +4,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Transport } from '../dist/index.js';
 import { connect } from '../dist/index.js';
-import {
-  checkServes,
-  cleanupAll,
-  code,
-  lp,
-  onCleanup,
-  pyPeer,
-  rawConnect,
-  record,
-  sleep,
-  startServer,
-  tick,
-  waitFor,
-  type Recorder,
-} from './helpers/hostile-util';
+import { cleanupAll, code, lp, onCleanup, rawConnect, record, sleep, tick, waitFor, type Recorder } from './helpers/common';
+import { checkServes, pyPeer, startServer } from './helpers/hostile-util';
 
 afterEach(cleanupAll);
 

@@ -5,25 +5,20 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { once } from 'node:events';
 import { connect, listen, type Server, type Transport } from '../dist/index.js';
-import { collect, lengthPrefixed, mkTemp, parseLengthPrefixed, rmTemp } from './helpers/interop-util';
+import { cleanupAll, dirPerTest, lp, onCleanup } from './helpers/common';
+import { collect, parseLengthPrefixed } from './helpers/interop-util';
 
-let dir: string;
-const cleanups: (() => unknown)[] = [];
+afterEach(cleanupAll);
+
+const dir = dirPerTest('sipc-interop-');
 
 function sock(name = 's.sock'): string {
-  dir ??= mkTemp();
-  return path.join(dir, name);
+  return path.join(dir(), name);
 }
-
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-  if (dir) rmTemp(dir);
-  dir = undefined as unknown as string;
-});
 
 async function ourServer(file: string, opts: Parameters<typeof listen>[1] = {}): Promise<Server> {
   const server = await listen(`unix:${file}`, opts);
-  cleanups.push(() => server.close());
+  onCleanup(() => server.close());
   return server;
 }
 
@@ -31,7 +26,7 @@ function netClient(file: string): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const s = net.connect(file, () => resolve(s));
     s.once('error', reject);
-    cleanups.push(() => s.destroy());
+    onCleanup(() => s.destroy());
   });
 }
 
@@ -40,7 +35,7 @@ async function netServer(onSocket: (s: net.Socket) => void): Promise<{ server: n
   const server = net.createServer({ allowHalfOpen: true }, onSocket);
   server.listen(file);
   await once(server, 'listening');
-  cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+  onCleanup(() => new Promise<void>((r) => server.close(() => r())));
   return { server, file };
 }
 
@@ -67,7 +62,7 @@ describe('length-prefixed: our server, node:net client', () => {
 
     const client = await netClient(file);
     const all = collect(client);
-    const sent = lengthPrefixed('hello', Buffer.alloc(0), BINARY, LARGE);
+    const sent = lp('hello', Buffer.alloc(0), BINARY, LARGE);
     client.end(sent);
 
     const echoed = await all;
@@ -91,7 +86,7 @@ describe('length-prefixed: our server, node:net client', () => {
       });
     });
     const client = await netClient(file);
-    const bytes = lengthPrefixed('split across reads', 'second');
+    const bytes = lp('split across reads', 'second');
     for (const byte of bytes) {
       await new Promise<void>((resolve, reject) => client.write(Buffer.from([byte]), (e) => (e ? reject(e) : resolve())));
       await new Promise((r) => setImmediate(r));
@@ -115,7 +110,7 @@ describe('length-prefixed: our server, node:net client', () => {
     // The server's close() waits for our end before closing; give it.
     client.end();
     const bytes = await all;
-    expect(bytes.equals(lengthPrefixed('abc', BINARY, LARGE))).toBe(true);
+    expect(bytes.equals(lp('abc', BINARY, LARGE))).toBe(true);
     expect(parseLengthPrefixed(bytes)).toHaveLength(3);
   });
 });
@@ -138,7 +133,7 @@ describe('length-prefixed: node:net server, our client', () => {
     });
 
     const t = await connect(`unix:${file}`);
-    cleanups.push(() => t.destroy());
+    onCleanup(() => t.destroy());
     const it = t[Symbol.asyncIterator]();
     let expectedWire = 0;
     for (let i = 0; i < 50; i++) {
@@ -160,10 +155,10 @@ describe('length-prefixed: node:net server, our client', () => {
     let serverGot!: Promise<Buffer>;
     const { file } = await netServer((s) => {
       serverGot = collect(s);
-      void serverGot.then(() => s.end(lengthPrefixed('reply-1', Buffer.alloc(0), BINARY)));
+      void serverGot.then(() => s.end(lp('reply-1', Buffer.alloc(0), BINARY)));
     });
     const t = await connect(`unix:${file}`);
-    cleanups.push(() => t.destroy());
+    onCleanup(() => t.destroy());
     const messages: Buffer[] = [];
     let closes = 0;
     let errors = 0;
@@ -175,7 +170,7 @@ describe('length-prefixed: node:net server, our client', () => {
     expect(t.send(LARGE)).toBe(true);
     await t.close();
 
-    expect((await serverGot).equals(lengthPrefixed('one', BINARY, LARGE))).toBe(true);
+    expect((await serverGot).equals(lp('one', BINARY, LARGE))).toBe(true);
     expect(messages.map((m) => m.length)).toEqual([7, 0, 256]);
     expect(messages[0]!.toString()).toBe('reply-1');
     expect(messages[2]!.equals(BINARY)).toBe(true);
@@ -226,7 +221,7 @@ describe('lines framing with node:net', () => {
       void serverBytes.then(() => s.end('x\r\ny\n\n\r\nz'));
     });
     const t = await connect(`unix:${file}`, { framing: 'lines' });
-    cleanups.push(() => t.destroy());
+    onCleanup(() => t.destroy());
     const messages: string[] = [];
     t.on('message', (f: Buffer) => messages.push(f.toString()));
     t.send('alpha');

@@ -5,32 +5,21 @@ import { describe, it, expect, afterEach } from 'vitest';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { connect, listen, MAX_UNIX_PATH, type Server, type Transport } from '../dist/index.js';
-import { abstractName, mkTemp, python, rmTemp, type LineChild } from './helpers/interop-util';
+import { cleanupAll, dirPerTest, onCleanup, type LineChild } from './helpers/common';
+import { abstractName, python } from './helpers/interop-util';
 import { LINUX } from './helpers/platform';
 
-let dir: string | undefined;
-const cleanups: (() => unknown)[] = [];
+afterEach(cleanupAll);
+
+const dir = dirPerTest('sipc-interop-');
 
 function sock(name = 's.sock'): string {
-  dir ??= mkTemp();
-  return path.join(dir, name);
-}
-
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-  if (dir) rmTemp(dir);
-  dir = undefined;
-});
-
-function py(args: string[]): LineChild {
-  const p = python(args);
-  cleanups.push(() => p.kill());
-  return p;
+  return path.join(dir(), name);
 }
 
 async function ourServer(endpoint: string, opts: Parameters<typeof listen>[1] = {}): Promise<Server> {
   const server = await listen(endpoint, opts);
-  cleanups.push(() => server.close());
+  onCleanup(() => server.close());
   return server;
 }
 
@@ -55,7 +44,7 @@ async function echoThroughPythonServer(endpoint: string, p: LineChild, framing: 
   const ready = await p.next('READY');
   expect(Number(ready.split(' ')[1])).toBe(p.pid);
   const t = await connect(endpoint, { framing });
-  cleanups.push(() => t.destroy());
+  onCleanup(() => t.destroy());
   const received: Buffer[] = [];
   let closes = 0;
   let errors = 0;
@@ -71,7 +60,7 @@ async function echoThroughPythonServer(endpoint: string, p: LineChild, framing: 
 }
 
 async function pythonClientThrough(address: string, framing: string, frames: Buffer[]) {
-  const p = py(['client', address, framing, ...frames.map((f) => f.toString('hex'))]);
+  const p = python(['client', address, framing, ...frames.map((f) => f.toString('hex'))]);
   await p.next('CONNECTED');
   const echoed: Buffer[] = [];
   for (let i = 0; i < frames.length; i++) {
@@ -85,7 +74,7 @@ async function pythonClientThrough(address: string, framing: string, frames: Buf
 describe('Python server, our client', () => {
   it('echoes length-prefixed frames (binary, empty, 200 KB) over a socket file', async () => {
     const file = sock();
-    const p = py(['server', file, 'length-prefixed']);
+    const p = python(['server', file, 'length-prefixed']);
     const frames = [Buffer.from('hello python'), Buffer.alloc(0), BINARY, LARGE];
     const r = await echoThroughPythonServer(`unix:${file}`, p, 'length-prefixed', frames);
     expect(r.received).toHaveLength(4);
@@ -99,7 +88,7 @@ describe('Python server, our client', () => {
 
   it('echoes lines', async () => {
     const file = sock();
-    const p = py(['server', file, 'lines']);
+    const p = python(['server', file, 'lines']);
     const frames = ['{"id":1}', 'plain text', 'tab\tand\rcarriage'].map((s) => Buffer.from(s));
     const r = await echoThroughPythonServer(`unix:${file}`, p, 'lines', frames);
     expect(r.received.map(String)).toEqual(['{"id":1}', 'plain text', 'tab\tand\rcarriage']);
@@ -111,7 +100,7 @@ describe('Python server, our client', () => {
   // The abstract namespace exists only on Linux.
   it.runIf(LINUX)('connects to a Python server on an abstract name', async () => {
     const name = abstractName('pysrv');
-    const p = py(['server', `@${name}`, 'length-prefixed']);
+    const p = python(['server', `@${name}`, 'length-prefixed']);
     const frames = [Buffer.from('abstract'), BINARY];
     const r = await echoThroughPythonServer(`unix:@${name}`, p, 'length-prefixed', frames);
     expect(r.received).toHaveLength(2);

@@ -3,21 +3,16 @@
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, listen, type Server, type Transport } from '../dist/index.js';
-import { DIST_CJS, HELPERS, countFds, killChildren, runNode, tempSockets, waitFor } from './helpers/lifetime-util';
+import { cleanupAll, fdCount, killChildren, onCleanup, runNode, waitFor } from './helpers/common';
+import { DIST_CJS, HELPERS, tempSockets } from './helpers/lifetime-util';
 
 const CHILD = path.join(HELPERS, 'lifetime-child.cjs');
-const cleanups: (() => void | Promise<void>)[] = [];
-
 afterEach(async () => {
   killChildren();
-  for (const c of cleanups.splice(0).reverse()) await c();
+  await cleanupAll();
 });
 
-function sockets() {
-  const s = tempSockets();
-  cleanups.push(s.cleanup);
-  return s;
-}
+const sockets = () => tempSockets('sipc-lt-');
 
 function child(mode: string, extra?: string, execArgv: string[] = []) {
   const dir = sockets().dir;
@@ -32,7 +27,7 @@ describe('file descriptors', () => {
     const { sock } = sockets();
     const endpoint = sock();
     const server: Server = await listen(endpoint);
-    cleanups.push(() => server.close());
+    onCleanup(() => server.close());
     let received = 0;
     let serverCloses = 0;
     server.on('connection', (t: Transport) => {
@@ -53,7 +48,7 @@ describe('file descriptors', () => {
     // One warm-up cycle, so descriptors Node opens lazily once (and keeps) are not counted as leaks.
     await cycle(-1);
     await waitFor(() => serverCloses === 1, 'the warm-up connection to close on the server');
-    const before = countFds();
+    const before = fdCount();
 
     for (let i = 0; i < 1000; i += 10) {
       await Promise.all(Array.from({ length: 10 }, (_, k) => cycle(i + k)));
@@ -61,11 +56,11 @@ describe('file descriptors', () => {
     await waitFor(() => serverCloses === 1001, 'every server-side transport to close');
     expect(received).toBe(1001);
     expect(server.connections).toBe(0);
-    expect(countFds()).toBeLessThanOrEqual(before);
+    expect(fdCount()).toBeLessThanOrEqual(before);
 
     await server.close();
     // The listening socket was one of the descriptors counted before.
-    expect(countFds()).toBeLessThanOrEqual(before - 1);
+    expect(fdCount()).toBeLessThanOrEqual(before - 1);
   });
 });
 

@@ -4,20 +4,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DIST_CJS, DIST_ESM, HELPERS, ROOT, killChildren, runNode, tempSockets } from './helpers/lifetime-util';
+import { cleanupAll, killChildren, runNode, tempDir } from './helpers/common';
+import { DIST_CJS, DIST_ESM, HELPERS, ROOT } from './helpers/lifetime-util';
 
 const CHILD = path.join(HELPERS, 'lifetime-formats.mjs');
-const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   killChildren();
-  for (const c of cleanups.splice(0).reverse()) await c();
+  await cleanupAll();
 });
 
-function dir() {
-  const s = tempSockets('sipc-fmt-');
-  cleanups.push(s.cleanup);
-  return s.dir;
-}
+const dir = (): string => tempDir('sipc-fmt-');
 
 // The public names every build must export (more may be added; both builds must then agree).
 const EXPORTS = ['DEFAULTS', 'ErrorCodes', 'MAX_UNIX_PATH', 'Server', 'Transport', 'TransportError', 'connect', 'listen', 'resolveEndpoint'];

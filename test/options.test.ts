@@ -3,18 +3,12 @@
 import fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, listen, type Server, type Transport } from '../dist/index.js';
+import { cleanupAll, onCleanup } from './helpers/common';
 import { tempSockets } from './helpers/lifetime-util';
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+afterEach(cleanupAll);
 
-function dir() {
-  const s = tempSockets('sipc-opt-');
-  cleanups.push(s.cleanup);
-  return s;
-}
+const dir = () => tempSockets('sipc-opt-');
 
 type Case = [name: string, value: unknown, kind: 'type' | 'range'];
 
@@ -146,7 +140,7 @@ describe('connect() options', () => {
     const { sock } = dir();
     const endpoint = sock();
     const server: Server = await listen(endpoint, { readableHighWaterMark: 1, slabSize: 1024, closeTimeout: 0, backlog: 1, mode: 0o600 });
-    cleanups.push(() => server.close());
+    onCleanup(() => server.close());
     const got = new Promise<string>((resolve) => server.once('connection', (t: Transport) => t.once('message', (m: Buffer) => resolve(m.toString()))));
     const t = await connect(endpoint, {
       maxFrameSize: 1,
@@ -158,7 +152,7 @@ describe('connect() options', () => {
       framing: 'length-prefixed',
       signal: new AbortController().signal,
     });
-    cleanups.push(() => t.destroy());
+    onCleanup(() => t.destroy());
     expect(t.send('x')).toBe(false);
     expect(await got).toBe('x');
   });

@@ -4,28 +4,23 @@ import { describe, it, expect, afterEach } from 'vitest';
 import * as path from 'node:path';
 import { once } from 'node:events';
 import { connect, listen, type Peer, type Server, type Transport } from '../dist/index.js';
-import { HELPERS, LineChild, abstractName, mkTemp, python, rmTemp } from './helpers/interop-util';
+import { cleanupAll, dirPerTest, LineChild, onCleanup } from './helpers/common';
+import { HELPERS, abstractName, python } from './helpers/interop-util';
 import { LINUX } from './helpers/platform';
 
-let dir: string | undefined;
-const cleanups: (() => unknown)[] = [];
+afterEach(cleanupAll);
+
+const dir = dirPerTest('sipc-peer-');
 
 function sock(name = 'p.sock'): string {
-  dir ??= mkTemp('sipc-peer-');
-  return path.join(dir, name);
+  return path.join(dir(), name);
 }
-
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-  if (dir) rmTemp(dir);
-  dir = undefined;
-});
 
 const ME: Peer = { pid: process.pid, uid: process.getuid!(), gid: process.getgid!() };
 
 async function serve(endpoint: string, opts: Parameters<typeof listen>[1] = {}): Promise<{ server: Server; accepted: Transport[] }> {
   const server = await listen(endpoint, opts);
-  cleanups.push(() => server.close());
+  onCleanup(() => server.close());
   const accepted: Transport[] = [];
   server.on('connection', (t: Transport) => {
     accepted.push(t);
@@ -35,9 +30,7 @@ async function serve(endpoint: string, opts: Parameters<typeof listen>[1] = {}):
 }
 
 function nodeChild(endpoint: string, text: string): LineChild {
-  const c = new LineChild(process.execPath, [path.join(HELPERS, 'interop-client.js'), endpoint, text]);
-  cleanups.push(() => c.kill());
-  return c;
+  return new LineChild(process.execPath, [path.join(HELPERS, 'interop-client.js'), endpoint, text], { stdin: 'ignore' });
 }
 
 describe('transport.peer', () => {
@@ -46,7 +39,7 @@ describe('transport.peer', () => {
     const { server } = await serve(ep);
     const accepted = once(server, 'connection') as Promise<[Transport]>;
     const client = await connect(ep);
-    cleanups.push(() => client.destroy());
+    onCleanup(() => client.destroy());
     const [serverSide] = await accepted;
     expect(client.peer).toEqual(ME);
     expect(serverSide.peer).toEqual(ME);
@@ -76,10 +69,9 @@ describe('transport.peer', () => {
   it('names a Python server by its pid on our client, and our pid is what the Python side would see', async () => {
     const file = sock();
     const p = python(['server', file, 'length-prefixed']);
-    cleanups.push(() => p.kill());
     await p.next('READY');
     const t = await connect(`unix:${file}`);
-    cleanups.push(() => t.destroy());
+    onCleanup(() => t.destroy());
     expect(t.peer).toEqual({ pid: p.pid, uid: ME.uid, gid: ME.gid });
     await t.close();
     expect(await p.next('DONE')).toBe('DONE 0 0');
@@ -89,7 +81,6 @@ describe('transport.peer', () => {
     const file = sock();
     const { accepted } = await serve(`unix:${file}`);
     const p = python(['client', file, 'length-prefixed', Buffer.from('x').toString('hex')]);
-    cleanups.push(() => p.kill());
     expect(await p.next('FRAME')).toBe('FRAME 78');
     expect((await p.exited).code).toBe(0);
     expect(accepted.map((t) => t.peer)).toEqual([{ pid: p.pid, uid: ME.uid, gid: ME.gid }]);
@@ -110,7 +101,7 @@ describe('allowPeer', () => {
     server.on('refused', (peer: Peer | null) => refused.push(peer));
 
     const client = await connect(`unix:${file}`);
-    cleanups.push(() => client.destroy());
+    onCleanup(() => client.destroy());
     const messages: Buffer[] = [];
     const errors: (Error & { code?: string })[] = [];
     client.on('message', (f: Buffer) => messages.push(f));
@@ -143,7 +134,7 @@ describe('allowPeer', () => {
     let refused = 0;
     server.on('refused', () => refused++);
     const client = await connect(`unix:${file}`);
-    cleanups.push(() => client.destroy());
+    onCleanup(() => client.destroy());
     let messages = 0;
     let errors = 0;
     client.on('message', () => messages++);
@@ -172,7 +163,7 @@ describe('allowPeer', () => {
     expect(accepted).toHaveLength(0);
 
     const t = await connect(`unix:${file}`);
-    cleanups.push(() => t.destroy());
+    onCleanup(() => t.destroy());
     t.send('me');
     const [frame] = (await once(t, 'message')) as [Buffer];
     expect(frame.toString()).toBe('me');
@@ -210,7 +201,7 @@ describe('allowPeer', () => {
     let refused = 0;
     server.on('refused', () => refused++);
     const client = await connect(`unix:${file}`);
-    cleanups.push(() => client.destroy());
+    onCleanup(() => client.destroy());
     await once(client, 'close');
     expect(refused).toBe(1);
     expect(accepted).toHaveLength(0);

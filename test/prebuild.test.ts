@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { killChildren, type RunResult } from './helpers/common';
 import {
   COMPILERS,
   PKG_NAME,
@@ -14,7 +15,6 @@ import {
   SOURCE_BUILD_REL,
   binDir,
   cleanEnv,
-  killRunning,
   listTree,
   npmInstall,
   pack,
@@ -22,7 +22,6 @@ import {
   roundTrip,
   run,
   stagePackage,
-  type RunResult,
 } from './helpers/prebuild-util';
 
 let work: string;
@@ -46,6 +45,25 @@ async function expectNoCompiler(PATH: string): Promise<void> {
   const r = await run('/bin/sh', ['-c', `${probe} exit 0`], { env: cleanEnv(PATH) });
   expect(r.stdout, 'a compiler or make is reachable on the stripped PATH').toBe('');
   expect(r.code).toBe(0);
+}
+
+/**
+ * Runs a round trip from inside the consumer project `proj` and checks that it went through the package
+ * installed there, with the addon at `addonRel` inside it.
+ */
+async function expectRoundTrip(proj: string, PATH: string, pkgDir: string, addonRel: string): Promise<void> {
+  const { result, report } = await roundTrip(proj, PATH);
+  expect(result.code, show(result)).toBe(0);
+  expect(result.stderr).toBe('');
+  expect(report).toEqual({
+    main: path.join(pkgDir, 'dist', 'index.js'),
+    pkgDir,
+    resolved: path.join(pkgDir, addonRel),
+    mapped: [path.join(pkgDir, addonRel)],
+    echoed: 'ping from an installed package',
+    serverMessages: 1,
+    clientMessages: 1,
+  });
 }
 
 /** The package.json script that runs prebuildify (whatever it is called). */
@@ -82,7 +100,7 @@ beforeAll(async () => {
 }, 150_000);
 
 afterAll(() => {
-  killRunning();
+  killChildren();
   if (work) fs.rmSync(work, { recursive: true, force: true });
   // Reported so that a slow install shows up in the log; never asserted.
   console.log(`prebuild.test.ts timings (ms): ${JSON.stringify(timings)}`);
@@ -122,18 +140,7 @@ describe('prebuilt binaries', () => {
     expect(fs.existsSync(path.join(pkgDir, 'build')), 'the install compiled something').toBe(false);
     expect(fs.existsSync(path.join(pkgDir, PREBUILD_REL))).toBe(true);
 
-    const { result, report } = await roundTrip(proj, PATH);
-    expect(result.code, show(result)).toBe(0);
-    expect(result.stderr).toBe('');
-    expect(report).toEqual({
-      main: path.join(pkgDir, 'dist', 'index.js'),
-      pkgDir,
-      resolved: path.join(pkgDir, PREBUILD_REL),
-      mapped: [path.join(pkgDir, PREBUILD_REL)],
-      echoed: 'ping from an installed package',
-      serverMessages: 1,
-      clientMessages: 1,
-    });
+    await expectRoundTrip(proj, PATH, pkgDir, PREBUILD_REL);
   }, 90_000);
 
   it('with no fitting prebuild and a compiler, npm install compiles from source and a round trip works', async () => {
@@ -148,18 +155,7 @@ describe('prebuilt binaries', () => {
     expect(fs.existsSync(path.join(pkgDir, SOURCE_BUILD_REL))).toBe(true);
     expect(listTree(path.join(pkgDir, 'prebuilds'))).toEqual(['.gitkeep']);
 
-    const { result, report } = await roundTrip(proj, PATH);
-    expect(result.code, show(result)).toBe(0);
-    expect(result.stderr).toBe('');
-    expect(report).toEqual({
-      main: path.join(pkgDir, 'dist', 'index.js'),
-      pkgDir,
-      resolved: path.join(pkgDir, SOURCE_BUILD_REL),
-      mapped: [path.join(pkgDir, SOURCE_BUILD_REL)],
-      echoed: 'ping from an installed package',
-      serverMessages: 1,
-      clientMessages: 1,
-    });
+    await expectRoundTrip(proj, PATH, pkgDir, SOURCE_BUILD_REL);
   }, 120_000);
 
   it('with no fitting prebuild and no compiler, npm install fails with a short message naming what to install', async () => {

@@ -5,7 +5,8 @@
 import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, listen, type Transport } from '../dist/index.js';
-import { cleanupAll, onCleanup, sleep, tempEndpoint } from './helpers/framing-peer.js';
+import { cleanupAll, onCleanup, sleep } from './helpers/common';
+import { tempEndpoint } from './helpers/framing-peer';
 
 afterEach(cleanupAll);
 

@@ -6,26 +6,17 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { once } from 'node:events';
 import { connect, listen, TransportError, MAX_UNIX_PATH, type Server, type Transport } from '../dist/index.js';
-import { abstractName, makeStaleSocket, mkTemp, rmTemp } from './helpers/interop-util';
+import { cleanupAll, dirPerTest, onCleanup } from './helpers/common';
+import { abstractName, makeStaleSocket } from './helpers/interop-util';
 import { DARWIN, LINUX } from './helpers/platform';
 
-let dir: string | undefined;
-const cleanups: (() => unknown)[] = [];
+afterEach(cleanupAll);
 
-function tmp(): string {
-  dir ??= mkTemp('sipc-sockfile-');
-  return dir;
-}
-
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-  if (dir) rmTemp(dir);
-  dir = undefined;
-});
+const tmp = dirPerTest('sipc-sockfile-');
 
 async function serve(endpoint: string, opts: Parameters<typeof listen>[1] = {}): Promise<Server> {
   const server = await listen(endpoint, opts);
-  cleanups.push(() => server.close());
+  onCleanup(() => server.close());
   server.on('connection', (t: Transport) => t.on('message', (f: Buffer) => t.send(f)));
   return server;
 }
@@ -116,7 +107,7 @@ describe('what is already at the path', () => {
     });
     netServer.listen(file);
     await once(netServer, 'listening');
-    cleanups.push(() => new Promise<void>((r) => netServer.close(() => r())));
+    onCleanup(() => new Promise<void>((r) => netServer.close(() => r())));
 
     const err = await rejection(listen(`unix:${file}`));
     expect(err.code).toBe('EADDRINUSE');
@@ -231,7 +222,7 @@ describe('close()', () => {
     const netServer = net.createServer((s) => s.end('net'));
     netServer.listen(file);
     await once(netServer, 'listening');
-    cleanups.push(() => new Promise<void>((r) => netServer.close(() => r())));
+    onCleanup(() => new Promise<void>((r) => netServer.close(() => r())));
     await first.close();
     expect(fs.lstatSync(file).isSocket()).toBe(true);
     const s = net.connect(file);

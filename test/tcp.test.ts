@@ -5,17 +5,14 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import { once } from 'node:events';
 import { connect, listen, TransportError, type Server, type Transport } from '../dist/index.js';
-import { collect, lengthPrefixed } from './helpers/interop-util';
+import { cleanupAll, lp, onCleanup } from './helpers/common';
+import { collect } from './helpers/interop-util';
 
-const cleanups: (() => unknown)[] = [];
-
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+afterEach(cleanupAll);
 
 async function serve(endpoint: Parameters<typeof listen>[0], opts: Parameters<typeof listen>[1] = {}): Promise<{ server: Server; got: Buffer[] }> {
   const server = await listen(endpoint, opts);
-  cleanups.push(() => server.close());
+  onCleanup(() => server.close());
   const got: Buffer[] = [];
   server.on('connection', (t: Transport) => {
     t.on('message', (f: Buffer) => {
@@ -58,7 +55,7 @@ describe('tcp:127.0.0.1:0', () => {
   it('exchanges frames both ways with our client, including a 2 MiB frame', async () => {
     const { server, got } = await serve('tcp:127.0.0.1:0');
     const t = await connect(server.endpoint);
-    cleanups.push(() => t.destroy());
+    onCleanup(() => t.destroy());
     expect(t.peer).toBeNull();
     expect(t.endpoint).toBe(server.endpoint);
     const received: Buffer[] = [];
@@ -80,7 +77,7 @@ describe('tcp:127.0.0.1:0', () => {
     const { server } = await serve({ type: 'tcp', host: '127.0.0.1', port: 0 });
     const port = portOf(server);
     const t = await connect({ type: 'tcp', port });
-    cleanups.push(() => t.destroy());
+    onCleanup(() => t.destroy());
     t.send('object endpoint');
     const [frame] = (await once(t, 'message')) as [Buffer];
     expect(frame.toString()).toBe('object endpoint');
@@ -89,7 +86,7 @@ describe('tcp:127.0.0.1:0', () => {
   it('speaks lines over TCP', async () => {
     const { server, got } = await serve('tcp:127.0.0.1:0', { framing: 'lines' });
     const t = await connect(server.endpoint, { framing: 'lines' });
-    cleanups.push(() => t.destroy());
+    onCleanup(() => t.destroy());
     const received: string[] = [];
     t.on('message', (f: Buffer) => received.push(f.toString()));
     t.send('{"a":1}');
@@ -104,10 +101,10 @@ describe('node:net peers over TCP', () => {
   it('a node:net client gets back exactly the bytes it sent', async () => {
     const { server, got } = await serve('tcp:127.0.0.1:0');
     const s = net.connect(portOf(server), '127.0.0.1');
-    cleanups.push(() => s.destroy());
+    onCleanup(() => s.destroy());
     await once(s, 'connect');
     const all = collect(s);
-    const sent = lengthPrefixed('net one', Buffer.alloc(0), BIG);
+    const sent = lp('net one', Buffer.alloc(0), BIG);
     s.end(sent);
     expect((await all).equals(sent)).toBe(true);
     expect(got.map((f) => f.length)).toEqual([7, 0, BIG.length]);
@@ -117,21 +114,21 @@ describe('node:net peers over TCP', () => {
     let serverGot!: Promise<Buffer>;
     const ns = net.createServer({ allowHalfOpen: true }, (s) => {
       serverGot = collect(s);
-      void serverGot.then(() => s.end(lengthPrefixed('reply', BIG)));
+      void serverGot.then(() => s.end(lp('reply', BIG)));
     });
     ns.listen(0, '127.0.0.1');
     await once(ns, 'listening');
-    cleanups.push(() => new Promise<void>((r) => ns.close(() => r())));
+    onCleanup(() => new Promise<void>((r) => ns.close(() => r())));
     const port = (ns.address() as net.AddressInfo).port;
 
     const t = await connect(`tcp:127.0.0.1:${port}`);
-    cleanups.push(() => t.destroy());
+    onCleanup(() => t.destroy());
     const received: Buffer[] = [];
     t.on('message', (f: Buffer) => received.push(Buffer.from(f)));
     t.send('hello tcp');
     t.send(Buffer.from([0, 1, 2, 255]));
     await t.close();
-    expect((await serverGot).equals(lengthPrefixed('hello tcp', Buffer.from([0, 1, 2, 255])))).toBe(true);
+    expect((await serverGot).equals(lp('hello tcp', Buffer.from([0, 1, 2, 255])))).toBe(true);
     expect(received).toHaveLength(2);
     expect(received[0]!.toString()).toBe('reply');
     expect(received[1]!.equals(BIG)).toBe(true);
@@ -170,7 +167,7 @@ describe('TCP errors', () => {
     expect(err!.syscall).toBe('listen');
     expect(err!.address).toBe(server.endpoint);
     const t = await connect(server.endpoint);
-    cleanups.push(() => t.destroy());
+    onCleanup(() => t.destroy());
     t.send('still here');
     const [frame] = (await once(t, 'message')) as [Buffer];
     expect(frame.toString()).toBe('still here');
@@ -181,7 +178,7 @@ describe('TCP errors', () => {
     const port = portOf(server);
     const accepted = once(server, 'connection');
     const t = await connect(server.endpoint);
-    cleanups.push(() => t.destroy());
+    onCleanup(() => t.destroy());
     const closed = new Promise<boolean>((resolve) => t.once('close', resolve));
     await accepted;
     expect(server.connections).toBe(1);

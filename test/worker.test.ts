@@ -4,20 +4,13 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, listen, type Server, type Transport } from '../dist/index.js';
-import { DIST_CJS, HELPERS, tempSockets, waitFor } from './helpers/lifetime-util';
+import { cleanupAll, onCleanup, waitFor } from './helpers/common';
+import { DIST_CJS, HELPERS, tempSockets } from './helpers/lifetime-util';
 
 const WORKER = path.join(HELPERS, 'lifetime-worker.cjs');
-const cleanups: (() => unknown)[] = [];
+afterEach(cleanupAll);
 
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-function sockets() {
-  const s = tempSockets('sipc-wk-');
-  cleanups.push(s.cleanup);
-  return s;
-}
+const sockets = () => tempSockets('sipc-wk-');
 
 interface Started {
   worker: Worker;
@@ -33,7 +26,7 @@ function startWorker(workerData: Record<string, unknown>): Started {
   worker.on('message', (m: Record<string, unknown>) => messages.push(m));
   worker.on('error', (e) => errors.push(e));
   const exited = new Promise<number>((resolve) => worker.once('exit', resolve));
-  cleanups.push(() => worker.terminate());
+  onCleanup(() => worker.terminate());
   return { worker, messages, exited, errors };
 }
 
@@ -52,7 +45,7 @@ async function waitMessage(w: Started, type: string): Promise<Record<string, unk
 /** A server on the main thread that echoes every frame with an `echo:` prefix. */
 async function echoServer(endpoint: string): Promise<{ server: Server; conns: Transport[]; events: string[] }> {
   const server = await listen(endpoint);
-  cleanups.push(() => server.close());
+  onCleanup(() => server.close());
   const conns: Transport[] = [];
   const events: string[] = [];
   server.on('connection', (t: Transport) => {
@@ -89,7 +82,7 @@ describe('the addon in a worker thread', () => {
     expect(await waitMessage(w, 'counts')).toEqual({ type: 'counts', sent: 300, received: 300, inOrder: true, connections: 2 });
 
     const t = await connect(ownEndpoint);
-    cleanups.push(() => t.destroy());
+    onCleanup(() => t.destroy());
     const events: string[] = [];
     t.on('message', (m: Buffer) => events.push(`message ${m.toString()}`));
     t.on('error', (e: Error & { code?: string }) => events.push(`error ${e.code}`));
@@ -126,7 +119,7 @@ describe('the addon in a worker thread', () => {
     const { sock } = sockets();
     const endpoint = sock();
     const server = await listen(endpoint);
-    cleanups.push(() => server.close());
+    onCleanup(() => server.close());
     const accepted = new Promise<Transport>((resolve) => server.once('connection', resolve));
     const n = 5;
     const w = startWorker({ mode: 'transfer', endpoint, n });

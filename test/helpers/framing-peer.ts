@@ -1,45 +1,15 @@
-// Shared plumbing for the framing tests: a temp directory for socket files, a raw `node:net` peer on the
-// other end of one of our transports (so the test decides every byte on the wire and how the bytes are
-// split into writes), and a recorder that counts a transport's events in the order they happen.
-import * as fs from 'node:fs';
+// Plumbing for the framing tests, on top of ./common: a raw `node:net` peer on the other end of one of
+// our transports (so the test decides every byte on the wire and how the bytes are split into writes),
+// writes split into separate reads, and deterministic payloads.
 import * as net from 'node:net';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { connect, listen, type ConnectOptions, type ListenOptions, type Server, type Transport, type TransportOptions } from '../../dist/index.js';
-
-/** Safety net for waits; the tests never assert on how long anything took. */
-export const WAIT_MS = 10_000;
-
-const cleanups: Array<() => Promise<void> | void> = [];
-
-/** Registers something to undo in `cleanupAll()` (run it from afterEach). */
-export function onCleanup(fn: () => Promise<void> | void): void {
-  cleanups.push(fn);
-}
-
-/** Runs the registered cleanups, latest first. */
-export async function cleanupAll(): Promise<void> {
-  while (cleanups.length > 0) {
-    const fn = cleanups.pop()!;
-    try {
-      await fn();
-    } catch {
-      // A cleanup failing must not hide the others; the test itself already reported what went wrong.
-    }
-  }
-}
+import { onCleanup, rawConnect, record, tempDir, tick, watchSocket, type RawPeer, type Recorder } from './common';
 
 /** A fresh temp directory, removed at cleanup; returns a `unix:` endpoint inside it. */
 export function tempEndpoint(name = 's.sock'): { endpoint: string; path: string } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ipc-framing-'));
-  onCleanup(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const p = path.join(dir, name);
+  const p = path.join(tempDir('ipc-framing-'), name);
   return { endpoint: `unix:${p}`, path: p };
-}
-
-/** One turn of the event loop: libuv polls sockets (and reads what is ready) before setImmediate runs. */
-export function tick(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /**
@@ -52,117 +22,12 @@ export async function gap(): Promise<void> {
   await tick();
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 /** Writes each part with its own `socket.write()`, with a loop turn between them. */
 export async function writeParts(sock: net.Socket, parts: Array<Buffer | Uint8Array | string>): Promise<void> {
   for (const part of parts) {
     sock.write(part);
     await gap();
   }
-}
-
-/**
- * Polls `cond` every millisecond until it holds; throws (with `what`) after WAIT_MS, or at once when
- * `hopeless()` says it never will.
- */
-export async function waitFor(cond: () => boolean, what: string, hopeless: () => string | null = () => null): Promise<void> {
-  const deadline = Date.now() + WAIT_MS;
-  while (!cond()) {
-    const why = hopeless();
-    if (why !== null) throw new Error(`gave up waiting for ${what}: ${why}`);
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(1);
-  }
-}
-
-export interface Recorder {
-  messages: Buffer[];
-  errors: Error[];
-  closes: number;
-  /** Event names in order: 'message', 'error', 'close'. */
-  log: string[];
-  /** Resolves on the first 'close'. */
-  closed: Promise<void>;
-  waitMessages(n: number): Promise<void>;
-}
-
-/** Records every 'message', 'error' and 'close' of a transport from now on. */
-export function record(t: Transport): Recorder {
-  let onClose!: () => void;
-  const rec: Recorder = {
-    messages: [],
-    errors: [],
-    closes: 0,
-    log: [],
-    closed: new Promise<void>((resolve) => (onClose = resolve)),
-    waitMessages: (n) =>
-      waitFor(
-        () => rec.messages.length >= n,
-        `${n} messages`,
-        // Once closed, no more frames come: say so at once, with the error if there was one.
-        () => (rec.closes > 0 ? `closed after ${rec.messages.length} messages${rec.errors[0] ? ` with ${String(rec.errors[0])}` : ''}` : null),
-      ),
-  };
-  t.on('message', (m: Buffer) => {
-    rec.messages.push(m);
-    rec.log.push('message');
-  });
-  t.on('error', (e: Error) => {
-    rec.errors.push(e);
-    rec.log.push('error');
-  });
-  t.on('close', () => {
-    rec.closes++;
-    rec.log.push('close');
-    onClose();
-  });
-  return rec;
-}
-
-/** Resolves on 'close', failing after WAIT_MS. */
-export async function waitClosed(rec: Recorder): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    rec.closed,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('timed out waiting for close')), WAIT_MS);
-    }),
-  ]).finally(() => clearTimeout(timer));
-  // Give a second 'error' or 'close', if there were one, the chance to show up before counting.
-  await sleep(20);
-}
-
-/** What a raw peer socket saw: every byte it received, and whether its side ended and closed. */
-export interface PeerState {
-  sock: net.Socket;
-  data: Buffer[];
-  bytes(): Buffer;
-  ended: boolean;
-  closed: boolean;
-  errors: Error[];
-}
-
-function watchPeer(sock: net.Socket): PeerState {
-  const st: PeerState = {
-    sock,
-    data: [],
-    bytes: () => Buffer.concat(st.data),
-    ended: false,
-    closed: false,
-    errors: [],
-  };
-  sock.on('data', (d: Buffer) => st.data.push(d));
-  sock.on('end', () => (st.ended = true));
-  sock.on('close', () => (st.closed = true));
-  // A reset is a legitimate outcome once our side closed on an error; record it instead of throwing.
-  sock.on('error', (e) => st.errors.push(e));
-  onCleanup(() => {
-    sock.destroy();
-  });
-  return st;
 }
 
 /**
@@ -173,7 +38,7 @@ export async function serverWithRawClient(opts: ListenOptions = {}): Promise<{
   server: Server;
   transport: Transport;
   rec: Recorder;
-  peer: PeerState;
+  peer: RawPeer;
   endpoint: string;
   path: string;
 }> {
@@ -185,16 +50,11 @@ export async function serverWithRawClient(opts: ListenOptions = {}): Promise<{
 }
 
 /** Connects one more raw client to `server` and returns the server-side transport for it. */
-export async function rawClient(server: Server, socketPath: string): Promise<{ transport: Transport; rec: Recorder; peer: PeerState }> {
+export async function rawClient(server: Server, socketPath: string): Promise<{ transport: Transport; rec: Recorder; peer: RawPeer }> {
   const accepted = new Promise<{ transport: Transport; rec: Recorder }>((resolve) => {
     server.once('connection', (t: Transport) => resolve({ transport: t, rec: record(t) }));
   });
-  const sock = net.connect(socketPath);
-  const peer = watchPeer(sock);
-  await new Promise<void>((resolve, reject) => {
-    sock.once('connect', resolve);
-    sock.once('error', reject);
-  });
+  const peer = await rawConnect(socketPath);
   const { transport, rec } = await accepted;
   onCleanup(() => transport.destroy());
   return { transport, rec, peer };
@@ -204,10 +64,10 @@ export async function rawClient(server: Server, socketPath: string): Promise<{ t
  * A raw `node:net` server with our client connected to it: the test reads exactly the bytes our
  * `send()` put on the wire from `peer.bytes()`.
  */
-export async function clientWithRawServer(opts: ConnectOptions = {}): Promise<{ transport: Transport; rec: Recorder; peer: PeerState }> {
+export async function clientWithRawServer(opts: ConnectOptions = {}): Promise<{ transport: Transport; rec: Recorder; peer: RawPeer }> {
   const { path: p, endpoint } = tempEndpoint();
   const srv = net.createServer();
-  const accepted = new Promise<PeerState>((resolve) => srv.once('connection', (s) => resolve(watchPeer(s))));
+  const accepted = new Promise<RawPeer>((resolve) => srv.once('connection', (s) => resolve(watchSocket(s))));
   await new Promise<void>((resolve, reject) => {
     srv.once('error', reject);
     srv.listen(p, resolve);
@@ -260,14 +120,6 @@ export function linePattern(size: number, seed: number): Buffer {
   for (let i = 0; i < size; i++) if (b[i] === 0x0a) b[i] = 0x0b;
   if (size > 0 && b[size - 1] === 0x0d) b[size - 1] = 0x0e;
   return b;
-}
-
-/** A 4-byte big-endian length prefix and the payload. */
-export function lp(payload: Buffer | string): Buffer {
-  const body = typeof payload === 'string' ? Buffer.from(payload) : payload;
-  const h = Buffer.alloc(4);
-  h.writeUInt32BE(body.length, 0);
-  return Buffer.concat([h, body]);
 }
 
 /** An LSP message: `Content-Length: N\r\n\r\n` and the body. */

@@ -1,49 +1,18 @@
-// Plumbing for the hostile-peer, access-control and connect-flood tests: temp directories, a recorder
-// of a transport's events, a server that keeps every accepted connection in order, raw `node:net`
-// peers, Python peers (test/helpers/hostile-peer.py) and child processes run as another user.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+// Plumbing for the hostile-peer, access-control and connect-flood tests, on top of ./common: a server
+// that keeps every accepted connection in order, Python peers (test/helpers/hostile-peer.py) and child
+// processes run as another user.
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect, listen, type ListenOptions, type Server, type Transport, type TransportOptions } from '../../dist/index.js';
-import { FD_DIR } from './platform';
+import { LineChild, onCleanup, record, tempDir, waitFor, type Recorder } from './common';
 
 export const HELPERS = path.dirname(fileURLToPath(import.meta.url));
 export const PY_PEER = path.join(HELPERS, 'hostile-peer.py');
 export const NODE_CLIENT = path.join(HELPERS, 'hostile-client.js');
 export const PY_CLIENT = path.join(HELPERS, 'hostile-client.py');
 export const DIST_INDEX = path.resolve(HELPERS, '..', '..', 'dist', 'index.js');
-
-/** Safety net for waits; no test asserts on how long anything took. */
-export const WAIT_MS = 10_000;
-
-const cleanups: Array<() => Promise<void> | void> = [];
-
-export function onCleanup(fn: () => Promise<void> | void): void {
-  cleanups.push(fn);
-}
-
-/** Runs the registered cleanups, latest first (call from afterEach). */
-export async function cleanupAll(): Promise<void> {
-  while (cleanups.length > 0) {
-    const fn = cleanups.pop()!;
-    try {
-      await fn();
-    } catch {
-      // One failing cleanup must not hide the others.
-    }
-  }
-}
-
-/** A fresh temp directory with `mode`, removed at cleanup. */
-export function tempDir(mode = 0o700, prefix = 'sipc-hostile-'): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  fs.chmodSync(dir, mode);
-  onCleanup(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 /**
  * A copy of the built package that another user can load wherever the repository lives (a checkout
@@ -52,7 +21,7 @@ export function tempDir(mode = 0o700, prefix = 'sipc-hostile-'): string {
  */
 export function packageCopyForOtherUsers(): string {
   const root = path.resolve(HELPERS, '..', '..');
-  const dir = tempDir(0o755, 'sipc-pkg-');
+  const dir = tempDir('sipc-pkg-', 0o755);
   fs.cpSync(path.join(root, 'dist'), path.join(dir, 'dist'), { recursive: true });
   fs.copyFileSync(path.join(root, 'package.json'), path.join(dir, 'package.json'));
   fs.cpSync(path.join(root, 'node_modules', 'node-gyp-build'), path.join(dir, 'node_modules', 'node-gyp-build'), { recursive: true });
@@ -81,72 +50,6 @@ export function envForOtherUsers(): NodeJS.ProcessEnv {
   return env;
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-export function tick(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
-/** Polls `cond` until it holds; throws after WAIT_MS, or at once when `hopeless()` gives a reason. */
-export async function waitFor(cond: () => boolean, what: string, hopeless: () => string | null = () => null, ms = WAIT_MS): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    const why = hopeless();
-    if (why !== null) throw new Error(`gave up waiting for ${what}: ${why}`);
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(2);
-  }
-}
-
-export const code = (e: unknown): string | undefined => (e as { code?: string } | undefined)?.code;
-
-export interface Recorder {
-  t: Transport;
-  messages: Buffer[];
-  errors: Error[];
-  closes: number;
-  /** 'message', 'error', 'close' in the order they happened. */
-  log: string[];
-  waitMessages(n: number): Promise<void>;
-  waitClosed(): Promise<void>;
-}
-
-export function record(t: Transport): Recorder {
-  const rec: Recorder = {
-    t,
-    messages: [],
-    errors: [],
-    closes: 0,
-    log: [],
-    waitMessages: (n) =>
-      waitFor(
-        () => rec.messages.length >= n,
-        `${n} messages (have ${rec.messages.length})`,
-        () => (rec.closes > 0 ? `closed after ${rec.messages.length} messages${rec.errors[0] ? ` with ${String(rec.errors[0])}` : ''}` : null),
-      ),
-    waitClosed: async () => {
-      await waitFor(() => rec.closes > 0, 'close');
-      // Room for a second 'error' or 'close' to show up, if the product emitted one.
-      await sleep(20);
-    },
-  };
-  t.on('message', (m: Buffer) => {
-    rec.messages.push(m);
-    rec.log.push('message');
-  });
-  t.on('error', (e: Error) => {
-    rec.errors.push(e);
-    rec.log.push('error');
-  });
-  t.on('close', () => {
-    rec.closes++;
-    rec.log.push('close');
-  });
-  return rec;
-}
-
 /** A server of ours that records every connection it accepts, in order, from the first byte on. */
 export interface TestServer {
   server: Server;
@@ -165,7 +68,7 @@ export interface TestServer {
  * port) or an explicit endpoint such as `unix:@name`.
  */
 export async function startServer(opts: ListenOptions = {}, where: 'unix' | 'tcp' | `unix:${string}` = 'unix', dirMode = 0o700): Promise<TestServer> {
-  const dir = tempDir(dirMode);
+  const dir = tempDir('sipc-hostile-', dirMode);
   const p = where === 'unix' ? path.join(dir, 's.sock') : '';
   const server = await listen(where === 'unix' ? `unix:${p}` : where === 'tcp' ? 'tcp:127.0.0.1:0' : where, opts);
   onCleanup(() => server.close());
@@ -215,108 +118,6 @@ export async function checkServes(ts: TestServer, opts: TransportOptions = {}, c
   if (srec.errors.length !== 0 || crec.errors.length !== 0) throw new Error(`errors while closing: ${[...crec.errors, ...srec.errors].join('; ')}`);
 }
 
-/** What a raw `node:net` peer saw. */
-export interface RawPeer {
-  sock: net.Socket;
-  data: Buffer[];
-  bytes(): Buffer;
-  ended: boolean;
-  closed: boolean;
-  errors: Error[];
-}
-
-export function watch(sock: net.Socket): RawPeer {
-  const st: RawPeer = { sock, data: [], bytes: () => Buffer.concat(st.data), ended: false, closed: false, errors: [] };
-  sock.on('data', (d: Buffer) => st.data.push(d));
-  sock.on('end', () => (st.ended = true));
-  sock.on('close', () => (st.closed = true));
-  sock.on('error', (e) => st.errors.push(e));
-  onCleanup(() => {
-    sock.destroy();
-  });
-  return st;
-}
-
-/** A raw `node:net` client connected to `target` (a path, or `{ host, port }`). */
-export async function rawConnect(target: string | { host: string; port: number }, pauseOnConnect = false): Promise<RawPeer> {
-  const sock = typeof target === 'string' ? net.connect(target) : net.connect(target.port, target.host);
-  if (pauseOnConnect) sock.pause();
-  const peer = watch(sock);
-  await new Promise<void>((resolve, reject) => {
-    sock.once('connect', resolve);
-    sock.once('error', reject);
-  });
-  return peer;
-}
-
-/** A 4-byte big-endian length prefix and the payload. */
-export function lp(payload: Buffer | string): Buffer {
-  const body = typeof payload === 'string' ? Buffer.from(payload) : payload;
-  const h = Buffer.alloc(4);
-  h.writeUInt32BE(body.length, 0);
-  return Buffer.concat([h, body]);
-}
-
-/** A child process whose stdout is read line by line; killed at cleanup. */
-export class LineChild {
-  readonly child: ChildProcess;
-  readonly lines: string[] = [];
-  stderr = '';
-  exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-
-  constructor(command: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
-    this.child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], cwd: opts.cwd, env: opts.env ?? process.env });
-    let partial = '';
-    this.child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-      partial += chunk;
-      let i: number;
-      while ((i = partial.indexOf('\n')) !== -1) {
-        this.lines.push(partial.slice(0, i));
-        partial = partial.slice(i + 1);
-      }
-    });
-    this.child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.stderr += chunk));
-    this.child.stdin!.on('error', () => {});
-    this.exited = new Promise((resolve) => {
-      this.child.once('close', (c, signal) => {
-        this.exit = { code: c, signal };
-        resolve({ code: c, signal });
-      });
-    });
-    onCleanup(async () => {
-      if (this.exit === null) {
-        this.child.kill('SIGKILL');
-        await this.exited;
-      }
-    });
-  }
-
-  /** Waits for a line starting with `prefix` and returns it. */
-  async line(prefix: string): Promise<string> {
-    await waitFor(
-      () => this.lines.some((l) => l.startsWith(prefix)),
-      `'${prefix}' from ${this.child.spawnfile}`,
-      () => (this.exit !== null ? `exited ${JSON.stringify(this.exit)}; stdout ${JSON.stringify(this.lines)}; stderr ${this.stderr}` : null),
-    );
-    return this.lines.find((l) => l.startsWith(prefix))!;
-  }
-
-  send(line: string): void {
-    this.child.stdin!.write(line + '\n');
-  }
-
-  async done(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-    let timer: NodeJS.Timeout | undefined;
-    return Promise.race([
-      this.exited,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`child did not exit; stdout ${JSON.stringify(this.lines)}; stderr ${this.stderr}`)), WAIT_MS);
-      }),
-    ]).finally(() => clearTimeout(timer));
-  }
-}
-
 /** Runs the Python peer (hostile-peer.py) in `mode`. */
 export function pyPeer(mode: string, ...args: string[]): LineChild {
   return new LineChild('python3', [PY_PEER, mode, ...args]);
@@ -337,9 +138,4 @@ export function asNobody(): string[] {
     if (found.status === 0 && found.stdout.trim() !== '') return [found.stdout.trim(), ...args];
   }
   throw new Error('access-control tests need setpriv or runuser (util-linux) to run a peer as another user; neither was found');
-}
-
-/** Count of this process's open descriptors. */
-export function fdCount(): number {
-  return fs.readdirSync(FD_DIR).length;
 }

@@ -1,10 +1,11 @@
 // Helpers for test/prebuild.test.ts: stage the package's published files in a temp directory, pack
 // them, install the tarball into a fresh project under a chosen PATH, and run a round trip there.
-import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
+import { spawnSync, type SpawnOptions } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { run as runChild, type RunResult } from './common';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const PKG_NAME = 'symphony-ipc-transport';
@@ -14,63 +15,12 @@ export const SOURCE_BUILD_REL = path.join('build', 'Release', 'symphony_ipc.node
 /** Tools whose presence would let node-gyp compile. */
 export const COMPILERS = ['cc', 'c++', 'gcc', 'g++', 'clang', 'clang++', 'make'];
 
-export interface RunResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  /** True when the safety timeout had to kill the process group. */
-  killed: boolean;
-  ms: number;
-}
-
-const running = new Set<number>();
-
 /**
- * Runs a command in its own process group (npm starts sh, node-gyp, make and compilers below it) and
- * kills the whole group if it is still running after `safetyMs`, a safety net only.
+ * `run()` from ./common with the child leading its own process group: npm starts sh, node-gyp, make and
+ * compilers below it, and a safety kill (or killChildren()) must take them all.
  */
 export function run(cmd: string, args: string[], opts: SpawnOptions & { safetyMs?: number } = {}): Promise<RunResult> {
-  const { safetyMs = 60_000, ...spawnOpts } = opts;
-  const start = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, ...spawnOpts });
-    const pid = child.pid!;
-    running.add(pid);
-    let stdout = '';
-    let stderr = '';
-    let killed = false;
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => {
-      killed = true;
-      killGroup(pid);
-    }, safetyMs);
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      running.delete(pid);
-      reject(e);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      running.delete(pid);
-      resolve({ code, signal, stdout, stderr, killed, ms: Date.now() - start });
-    });
-  });
-}
-
-function killGroup(pid: number): void {
-  try {
-    process.kill(-pid, 'SIGKILL');
-  } catch {
-    // already gone
-  }
-}
-
-/** Kills every process group started by run() that is still running (for afterAll). */
-export function killRunning(): void {
-  for (const pid of running) killGroup(pid);
-  running.clear();
+  return runChild(cmd, args, { detached: true, ...opts });
 }
 
 /** The first executable called `name` on `PATH`, or null. */
