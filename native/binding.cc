@@ -8,8 +8,11 @@
 #include "unix_socket.h"
 
 #ifndef _WIN32
+#include <fcntl.h>
 #include <unistd.h>
 #endif
+
+#include <cerrno>
 
 namespace ipc {
 
@@ -24,6 +27,33 @@ Napi::Value ProbeUnix(const Napi::CallbackInfo& info) {
   int r = UnixConnect(path.Data(), path.Length(), &fd);
   if (r == 0) close(fd);
   return Napi::Number::New(info.Env(), r);
+#else
+  return Napi::Number::New(info.Env(), UV_ENOTSUP);
+#endif
+}
+
+// What kind of descriptor fd is: "pipe" (pipes and Unix sockets), "tcp", "tty", "file" (regular files
+// and character devices such as /dev/null), or "unknown".
+Napi::Value GuessHandle(const Napi::CallbackInfo& info) {
+  switch (uv_guess_handle(info[0].As<Napi::Number>().Int32Value())) {
+    case UV_NAMED_PIPE:
+      return Napi::String::New(info.Env(), "pipe");
+    case UV_TCP:
+      return Napi::String::New(info.Env(), "tcp");
+    case UV_TTY:
+      return Napi::String::New(info.Env(), "tty");
+    case UV_FILE:
+      return Napi::String::New(info.Env(), "file");
+    default:
+      return Napi::String::New(info.Env(), "unknown");
+  }
+}
+
+// A close-on-exec duplicate of fd, so that closing a transport never closes the process's own stdio.
+Napi::Value DupFd(const Napi::CallbackInfo& info) {
+#ifndef _WIN32
+  int fd = fcntl(info[0].As<Napi::Number>().Int32Value(), F_DUPFD_CLOEXEC, 3);
+  return Napi::Number::New(info.Env(), fd < 0 ? -errno : fd);
 #else
   return Napi::Number::New(info.Env(), UV_ENOTSUP);
 #endif
@@ -65,6 +95,8 @@ Addon::Addon(Napi::Env env, Napi::Object exports) {
                            InstanceValue("constants", constants),
                        });
   exports.Set("probeUnix", Napi::Function::New(env, ProbeUnix, "probeUnix"));
+  exports.Set("guessHandle", Napi::Function::New(env, GuessHandle, "guessHandle"));
+  exports.Set("dupFd", Napi::Function::New(env, DupFd, "dupFd"));
 
   napi_add_async_cleanup_hook(env, OnCleanup, this, &cleanup_handle_);
 }

@@ -5,6 +5,7 @@
 #include <string>
 
 #ifndef _WIN32
+#include <poll.h>
 #include <unistd.h>
 #endif
 
@@ -114,6 +115,12 @@ Napi::Function Stream::Init(Napi::Env env) {
                          InstanceMethod("busyPollTime", &Stream::BusyPollTime),
                          InstanceMethod("idleTime", &Stream::IdleTime),
                          InstanceMethod("fileno", &Stream::Fileno),
+                         InstanceMethod("openFd", &Stream::OpenFd),
+                         InstanceMethod("openFile", &Stream::OpenFile),
+                         InstanceMethod("feed", &Stream::Feed),
+                         InstanceMethod("feedEnd", &Stream::FeedEnd),
+                         InstanceMethod("feedMode", &Stream::FeedMode),
+                         InstanceMethod("flushSync", &Stream::FlushSync),
                      });
 }
 
@@ -130,8 +137,16 @@ Stream::Stream(const Napi::CallbackInfo& info)
   handle_ = new Handle();
   handle_->addon = addon_;
   handle_->owner = this;
-  int r = kind_ == StreamKind::kTcp ? uv_tcp_init(addon_->loop(), &handle_->tcp)
-                                    : uv_pipe_init(addon_->loop(), &handle_->pipe, 0);
+  int r;
+  if (kind_ == StreamKind::kTcp) {
+    r = uv_tcp_init(addon_->loop(), &handle_->tcp);
+  } else if (kind_ == StreamKind::kTty) {
+    // new Stream(kTty, framing, max, slab, fd, readable): a terminal needs its descriptor at init.
+    r = uv_tty_init(addon_->loop(), &handle_->tty, info[4].As<Napi::Number>().Int32Value(),
+                    info[5].ToBoolean() ? 1 : 0);
+  } else {
+    r = uv_pipe_init(addon_->loop(), &handle_->pipe, 0);
+  }
   if (r != 0) {
     delete handle_;
     handle_ = nullptr;
@@ -341,6 +356,7 @@ void Stream::on_stream_connect(uv_connect_t* req, int status) {
 
 Napi::Value Stream::ReadStart(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  if (feed_mode_) return Napi::Number::New(env, 0);
   if (!open() || read_ended_) return Napi::Number::New(env, UV_EBADF);
   if (reading_) return Napi::Number::New(env, 0);
   int r = uv_read_start(&handle_->stream, on_stream_alloc, on_stream_read);
@@ -350,6 +366,7 @@ Napi::Value Stream::ReadStart(const Napi::CallbackInfo& info) {
 
 Napi::Value Stream::ReadStop(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  if (feed_mode_) return Napi::Number::New(env, 0);
   if (!open() || !reading_) return Napi::Number::New(env, 0);
   reading_ = false;
   return Napi::Number::New(env, uv_read_stop(&handle_->stream));
@@ -602,6 +619,16 @@ Napi::Value Stream::Write(const Napi::CallbackInfo& info) {
   }
   if (total == 0) return Napi::Number::New(env, 0);
   last_activity_ms_ = uv_now(addon_->loop());
+#ifndef _WIN32
+  if (file_fd_ >= 0) {
+    // A regular file is always writable and cannot be polled: write it through, blocking.
+    for (size_t i = 0; i < nargs; i++) {
+      int r = WriteAll(file_fd_, bufs[i].base, bufs[i].len, 0);
+      if (r < 0) return Napi::Number::New(env, r);
+    }
+    return Napi::Number::New(env, 0);
+  }
+#endif
   if (poll_.window_ns != 0) addon_->poller().Activity(&poll_);
 
   // Try the socket first: most writes complete here and need no request or reference at all. libuv
@@ -636,6 +663,7 @@ Napi::Value Stream::Write(const Napi::CallbackInfo& info) {
     delete req;
     return Napi::Number::New(env, r);
   }
+  pending_writes_.push_back(req);
   return Napi::Number::New(env, static_cast<double>(total - written));
 }
 
@@ -643,6 +671,7 @@ void Stream::on_stream_write(uv_write_t* uv_req, int status) {
   WriteReq* req = static_cast<WriteReq*>(uv_req->data);
   Handle* h = static_cast<Handle*>(uv_req->handle->data);
   Stream* self = h->owner;
+  if (self != nullptr) self->pending_writes_.remove(req);
   if (self == nullptr || h->addon->tearing_down()) {
     req->bufs[0].SuppressDestruct();
     req->bufs[1].SuppressDestruct();
@@ -695,6 +724,12 @@ void Stream::on_handle_close(uv_handle_t* handle) {
   if (self != nullptr) {
     self->handle_ = nullptr;
     addon->poller().Remove(&self->poll_);
+#ifndef _WIN32
+    if (self->file_fd_ >= 0) {
+      ::close(self->file_fd_);
+      self->file_fd_ = -1;
+    }
+#endif
     if (!addon->tearing_down()) {
       Napi::HandleScope scope(self->Env());
       self->slab_ref_.Reset();
@@ -812,6 +847,115 @@ Napi::Value Stream::Fileno(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, -1);
 #else
   return Napi::Number::New(env, fd);
+#endif
+}
+
+// --- this process's stdio (openStdio) ----------------------------------------------------------
+
+Napi::Value Stream::OpenFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!open() || kind_ != StreamKind::kPipe) return Napi::Number::New(env, UV_EBADF);
+  return Napi::Number::New(env, uv_pipe_open(&handle_->pipe, info[0].As<Napi::Number>().Int32Value()));
+}
+
+Napi::Value Stream::OpenFile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!open() || file_fd_ >= 0) return Napi::Number::New(env, UV_EBADF);
+  file_fd_ = info[0].As<Napi::Number>().Int32Value();
+  return Napi::Number::New(env, 0);
+}
+
+// Bytes that did not come from this stream's handle (stdin redirected from a file, read by JS) go
+// through the same slab and framer as a read would.
+Napi::Value Stream::Feed(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  feed_mode_ = true;
+  uint8_t* data;
+  size_t len;
+  if (!GetBytes(env, info[0], &data, &len)) return Napi::Number::New(env, UV_EINVAL);
+  while (len > 0 && open() && !read_ended_) {
+    uv_buf_t buf;
+    on_stream_alloc(&handle_->handle, len, &buf);
+    if (buf.len == 0) return Napi::Number::New(env, UV_ENOBUFS);
+    size_t n = buf.len < len ? buf.len : len;
+    std::memcpy(buf.base, data, n);
+    data += n;
+    len -= n;
+    OnRead(static_cast<ssize_t>(n));
+  }
+  return Napi::Number::New(env, 0);
+}
+
+Napi::Value Stream::FeedMode(const Napi::CallbackInfo& info) {
+  // Reading is driven by Feed(): the handle itself is never read.
+  feed_mode_ = true;
+  return info.Env().Undefined();
+}
+
+Napi::Value Stream::FeedEnd(const Napi::CallbackInfo& info) {
+  if (open() && !read_ended_) OnRead(UV_EOF);
+  return info.Env().Undefined();
+}
+
+#ifndef _WIN32
+int Stream::WriteAll(int fd, const char* data, size_t len, uint64_t deadline_ns) {
+  while (len > 0) {
+    ssize_t n = ::write(fd, data, len);
+    if (n > 0) {
+      data += n;
+      len -= static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      if (deadline_ns == 0) deadline_ns = uv_hrtime() + 1000000000ull * 3600;
+      uint64_t now = uv_hrtime();
+      if (now >= deadline_ns) return UV_ETIMEDOUT;
+      struct pollfd p = {fd, POLLOUT, 0};
+      int ms = static_cast<int>((deadline_ns - now) / 1000000) + 1;
+      if (::poll(&p, 1, ms) < 0 && errno != EINTR) return -errno;
+      continue;
+    }
+    return n < 0 ? -errno : UV_EIO;
+  }
+  return 0;
+}
+#endif
+
+// At process.exit() the loop will not run again, so what libuv still holds for this stream, and the
+// batch JS has not flushed yet, is written here synchronously, in order, within timeoutMs. libuv records
+// how far each queued request got (write_index, and the base and length of a partly written buffer), so
+// nothing is written twice and nothing is cut.
+Napi::Value Stream::FlushSync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+#ifndef _WIN32
+  uv_os_fd_t fd;
+  if (!open()) return Napi::Number::New(env, UV_EBADF);
+  int target = file_fd_;
+  if (target < 0) {
+    if (uv_fileno(&handle_->handle, &fd) != 0) return Napi::Number::New(env, UV_EBADF);
+    target = fd;
+  }
+  uint64_t deadline = uv_hrtime() + static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue() * 1e6);
+  for (WriteReq* req : pending_writes_) {
+    for (unsigned int i = req->req.write_index; i < req->req.nbufs; i++) {
+      int r = WriteAll(target, req->req.bufs[i].base, req->req.bufs[i].len, deadline);
+      if (r < 0) return Napi::Number::New(env, r);
+      req->req.bufs[i].len = 0;
+    }
+  }
+  if (info.Length() > 2) {
+    uint8_t* data;
+    size_t len;
+    if (GetBytes(env, info[1], &data, &len)) {
+      size_t want = static_cast<size_t>(info[2].As<Napi::Number>().DoubleValue());
+      int r = WriteAll(target, reinterpret_cast<const char*>(data), want < len ? want : len, deadline);
+      if (r < 0) return Napi::Number::New(env, r);
+    }
+  }
+  return Napi::Number::New(env, 0);
+#else
+  return Napi::Number::New(env, UV_ENOTSUP);
 #endif
 }
 

@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <list>
 
 #include "busy_poll.h"
 #include "framer.h"
@@ -17,7 +18,7 @@ namespace ipc {
 
 class Addon;
 
-enum class StreamKind : int { kPipe = 0, kTcp = 1 };
+enum class StreamKind : int { kPipe = 0, kTcp = 1, kTty = 2 };
 
 // The framing code JS passes for a stream read without framing, in chunks (a child's stderr).
 constexpr int kRawFraming = 3;
@@ -44,6 +45,7 @@ class Stream : public Napi::ObjectWrap<Stream> {
       uv_stream_t stream;
       uv_pipe_t pipe;
       uv_tcp_t tcp;
+      uv_tty_t tty;
     };
     Addon* addon;
     Stream* owner;  // null once the wrapper is gone
@@ -76,6 +78,13 @@ class Stream : public Napi::ObjectWrap<Stream> {
   Napi::Value BusyPollTime(const Napi::CallbackInfo& info);
   Napi::Value IdleTime(const Napi::CallbackInfo& info);  // ms since the last byte in or out  // ms this transport's window kept the loop polling  // ms since the current partial frame began, or -1
   Napi::Value Fileno(const Napi::CallbackInfo& info);
+  // openStdio: this process's own stdin and stdout.
+  Napi::Value OpenFd(const Napi::CallbackInfo& info);     // (fd): a pipe or socket descriptor, uv_pipe_open
+  Napi::Value OpenFile(const Napi::CallbackInfo& info);   // (fd): a regular file to write with blocking writes
+  Napi::Value Feed(const Napi::CallbackInfo& info);       // (bytes): frames from bytes read elsewhere (a file)
+  Napi::Value FeedEnd(const Napi::CallbackInfo& info);    // end of those bytes
+  Napi::Value FeedMode(const Napi::CallbackInfo& info);   // reading comes from Feed() only
+  Napi::Value FlushSync(const Napi::CallbackInfo& info);  // (timeoutMs, batch, length): see stream.cc
 
   static void on_stream_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
   static void on_stream_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
@@ -101,6 +110,11 @@ class Stream : public Napi::ObjectWrap<Stream> {
   void Call(Napi::FunctionReference& fn, std::initializer_list<napi_value> args);
 
   bool open() const { return handle_ != nullptr && !closing_; }
+#ifndef _WIN32
+  // Writes all of data to a (possibly non-blocking) descriptor, waiting in poll() until deadline_ns
+  // (0: no deadline). 0 or a negative libuv error.
+  static int WriteAll(int fd, const char* data, size_t len, uint64_t deadline_ns);
+#endif
 
   Addon* addon_;
   Handle* handle_ = nullptr;
@@ -125,7 +139,10 @@ class Stream : public Napi::ObjectWrap<Stream> {
   bool after_big_ = false;     // the last frame was larger than a slab
   uint64_t partial_since_ = 0;
   PollClient poll_;
-  uint64_t last_activity_ms_ = 0;  // loop time of the last byte in or out  // loop time (+1) when the current partial frame began; 0 when none
+  uint64_t last_activity_ms_ = 0;  // loop time of the last byte in or out
+  bool feed_mode_ = false;
+  int file_fd_ = -1;               // OpenFile: writes go here, blocking, instead of through libuv
+  std::list<WriteReq*> pending_writes_;  // queued in libuv, oldest first (FlushSync finishes them)  // loop time (+1) when the current partial frame began; 0 when none
 
   // A frame larger than a slab is read straight into an exact-size buffer of its own.
   Napi::Reference<Napi::ArrayBuffer> big_ref_;

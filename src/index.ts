@@ -6,5 +6,5 @@ export { resolveEndpoint, type Endpoint, type ResolvedEndpoint } from './endpoin
 export { DEFAULTS, setBusyPoll, type ConnectOptions, type ListenOptions, type TransportOptions, type Framing } from './config';
 export { MAX_UNIX_PATH } from './unix';
 export { busyPollStats } from './busy-poll';
-export { spawnStdio, StdioTransport, type SpawnStdioOptions } from './stdio';
+export { openStdio, spawnStdio, StdioTransport, type OpenStdioOptions, type SpawnStdioOptions } from './stdio';
 export { sendJson, jsonMessages } from './json';

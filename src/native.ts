@@ -35,6 +35,13 @@ export interface NativeStream {
   /** Milliseconds since the last byte in or out. */
   idleTime(): number;
   fileno(): number;
+  openFd(fd: number): number;
+  openFile(fd: number): number;
+  feed(bytes: Uint8Array): number;
+  feedEnd(): void;
+  feedMode(): void;
+  /** Writes what libuv still queues, then `batch[0, length)`, synchronously within timeoutMs. */
+  flushSync(timeoutMs: number, batch?: Uint8Array, length?: number): number;
 }
 
 export interface NativeOwner {
@@ -68,7 +75,7 @@ export interface NativeProcess {
 }
 
 interface NativeStreamConstructor {
-  new (kind: number, framing: number, maxFrameSize: number, slabSize: number): NativeStream;
+  new (kind: number, framing: number, maxFrameSize: number, slabSize: number, ttyFd?: number, ttyReadable?: boolean): NativeStream;
 }
 
 interface Binding {
@@ -91,6 +98,8 @@ interface Binding {
   setup(frameTable: Uint32Array, callbacks: Record<string, (this: NativeStream, ...args: never[]) => void>): void;
   probeUnix(path: Buffer): number;
   busyPollStats(): [boolean, number];
+  guessHandle(fd: number): 'pipe' | 'tcp' | 'tty' | 'file' | 'unknown';
+  dupFd(fd: number): number;
 }
 
 // SYMPHONY_IPC_ADDON names an addon file to load instead, such as a sanitizer build used by the tests.
@@ -105,7 +114,7 @@ if (binding.constants.uvPipeSize !== binding.constants.builtPipeSize) {
   );
 }
 
-export const StreamKind = { PIPE: 0, TCP: 1 } as const;
+export const StreamKind = { PIPE: 0, TCP: 1, TTY: 2 } as const;
 export const FramingCode = { 'length-prefixed': 0, lines: 1, 'content-length': 2 } as const;
 /** No framing: chunks as they are read (a child's stderr). */
 export const RAW_FRAMING = 3;
@@ -144,4 +153,6 @@ export const NativeStream = binding.Stream;
 export const NativeProcess = binding.Process;
 export const constants = binding.constants;
 export const probeUnix = binding.probeUnix;
+export const guessHandle = binding.guessHandle;
+export const dupFd = binding.dupFd;
 export const busyPollStats = (): [boolean, number] => binding.busyPollStats();

@@ -1,12 +1,13 @@
 // Child processes as transports: the child's stdin and stdout are pipes that the native engine writes
 // and reads directly (uv_spawn with UV_CREATE_PIPE), so no child_process stream sits on the hot path.
+import fs = require('node:fs');
 import os = require('node:os');
 import path = require('node:path');
 import { transportConfig, type TransportConfig, type TransportOptions } from './config';
 import { debug } from './debug';
-import { argTypeError, argValueError, systemError } from './errors';
-import { FRAME_TABLE, FramingCode, NativeProcess, NativeStream, RAW_FRAMING, StreamKind, type NativeOwner } from './native';
-import { Transport, type ChildExit, type ChildLink } from './transport';
+import { ErrorCodes, argTypeError, argValueError, ipcError, systemError } from './errors';
+import { FRAME_TABLE, FramingCode, NativeProcess, NativeStream, RAW_FRAMING, StreamKind, dupFd, guessHandle, type NativeOwner } from './native';
+import { Transport, kFlushSync, type ChildExit, type ChildLink } from './transport';
 
 export interface SpawnStdioOptions extends TransportOptions {
   /** Working directory of the child. Default: this process's. */
@@ -263,4 +264,119 @@ class ChildProcessLink implements ChildLink {
     if (line.endsWith('\r')) line = line.slice(0, -1);
     this.#transport?.emit('stderr', line);
   }
+}
+
+export interface OpenStdioOptions extends TransportOptions {
+  /**
+   * Send `console.log`, `console.info`, `console.debug` and `console.dir` to stderr, since nothing else
+   * may write to stdout once it carries frames. Default false.
+   */
+  consoleToStderr?: boolean;
+  /** How long the process 'exit' hook may take to write frames still queued. Default 2000 ms. */
+  exitTimeout?: number;
+}
+
+const OPEN_KEYS = [...SPAWN_KEYS.filter((k) => k !== 'cwd' && k !== 'env' && k !== 'stderr'), 'consoleToStderr', 'exitTimeout'];
+let stdioOpen: Transport | null = null;
+
+/**
+ * This process's stdin and stdout as a transport (default framing `'lines'`), for a process that is
+ * itself the child of an editor or a language client. It works on duplicates of descriptors 0 and 1, so
+ * closing it never closes the process's own; it closes when stdin ends. Frames still queued when the
+ * process exits (also through `process.exit()`) are written synchronously from an 'exit' hook, within
+ * `exitTimeout`. Nothing else may write to stdout while it is open (see `consoleToStderr`).
+ */
+export function openStdio(options?: OpenStdioOptions): Transport {
+  const raw = options ?? {};
+  if (raw === null || typeof raw !== 'object') throw argTypeError('options', 'an object', raw);
+  const config = transportConfig({ framing: 'lines', ...raw, consoleToStderr: undefined, exitTimeout: undefined }, OPEN_KEYS, 'openStdio()');
+  const exitTimeout = raw.exitTimeout ?? 2000;
+  if (typeof exitTimeout !== 'number' || !Number.isInteger(exitTimeout) || exitTimeout < 0) {
+    throw argValueError(`options.exitTimeout must be a whole number of milliseconds. Received ${String(exitTimeout)}`);
+  }
+  if (process.platform === 'win32') {
+    throw ipcError(ErrorCodes.UNSUPPORTED, 'openStdio() is not available on Windows yet');
+  }
+  if (stdioOpen !== null && stdioOpen.state !== 'closed') {
+    throw ipcError(ErrorCodes.STDIO_IN_USE, 'openStdio(): this process\'s stdio is already open as a transport');
+  }
+  const framing = FramingCode[config.framing];
+  const make = (): InstanceType<typeof NativeStream> => new NativeStream(StreamKind.PIPE, framing, config.maxFrameSize, config.slabSize);
+  const dup = (fd: number): number => {
+    const r = dupFd(fd);
+    if (r < 0) throw systemError('dup', r, `fd ${fd}`);
+    return r;
+  };
+
+  // stdin: libuv's pipe handle for pipes and sockets, its tty handle for a terminal; a regular file or
+  // /dev/null, which a pipe handle cannot poll, is read by plain file reads and fed to the framer.
+  const inKind = guessHandle(0);
+  let reader: InstanceType<typeof NativeStream>;
+  let feedFd = -1;
+  if (inKind === 'pipe' || inKind === 'tcp') {
+    reader = make();
+    const r = reader.openFd(dup(0));
+    if (r < 0) throw systemError('open', r, 'stdin');
+  } else if (inKind === 'tty') {
+    reader = new NativeStream(StreamKind.TTY, framing, config.maxFrameSize, config.slabSize, dup(0), true);
+  } else {
+    reader = make();
+    reader.feedMode();
+    feedFd = dup(0);
+  }
+
+  // stdout: the same choice; a regular file is written with blocking writes.
+  const outKind = guessHandle(1);
+  let writer: InstanceType<typeof NativeStream>;
+  if (outKind === 'pipe' || outKind === 'tcp') {
+    writer = make();
+    const r = writer.openFd(dup(1));
+    if (r < 0) throw systemError('open', r, 'stdout');
+  } else if (outKind === 'tty') {
+    writer = new NativeStream(StreamKind.TTY, framing, config.maxFrameSize, config.slabSize, dup(1), false);
+  } else {
+    writer = make();
+    writer.openFile(dup(1));
+  }
+
+  const t = new Transport(reader, config, 'stdio:parent', { pid: process.ppid }, null, writer, false);
+  stdioOpen = t;
+  const onExit = (): void => {
+    // The loop will not run again: write what is queued now, or it is lost with the process.
+    t[kFlushSync](exitTimeout);
+  };
+  process.on('exit', onExit);
+  t.once('close', () => process.off('exit', onExit));
+  if (raw.consoleToStderr === true) sendConsoleToStderr();
+  if (feedFd >= 0) feedFrom(feedFd, reader, t);
+  debug('opened stdio (stdin %s, stdout %s)', inKind, outKind);
+  return t;
+}
+
+/** Reads a file descriptor to its end with plain reads, feeding the engine; pauses with the transport. */
+function feedFrom(fd: number, reader: InstanceType<typeof NativeStream>, t: Transport): void {
+  const buf = Buffer.allocUnsafe(64 * 1024);
+  const next = (): void => {
+    if (t.state === 'closed' || t.state === 'closing') return fs.close(fd, () => {});
+    if (t.isPaused) return void setTimeout(next, 5);
+    fs.read(fd, buf, 0, buf.length, null, (err, n) => {
+      if (err || n === 0) {
+        fs.close(fd, () => {});
+        reader.feedEnd();
+        return;
+      }
+      reader.feed(buf.subarray(0, n));
+      setImmediate(next);
+    });
+  };
+  next();
+}
+
+function sendConsoleToStderr(): void {
+  const c = new console.Console({ stdout: process.stderr, stderr: process.stderr });
+  console.log = c.log.bind(c);
+  console.info = c.info.bind(c);
+  console.debug = c.debug.bind(c);
+  console.dir = c.dir.bind(c);
+  console.table = c.table.bind(c);
 }

@@ -54,6 +54,9 @@ const NEWLINE = Buffer.from('\n');
 const MAX_SPARE_BATCHES = 4;
 const UV_EOF = constants.UV_EOF;
 
+/** @internal Writes what is still queued, synchronously (openStdio's process 'exit' hook). */
+export const kFlushSync = Symbol('flushSync');
+
 // A received frame is a Buffer view into its slab. `Buffer.from(arrayBuffer, offset, length)` checks its
 // arguments on every call, which is half the cost of delivering a small frame; this class is made the way
 // Node makes its own internal FastBuffer (a Uint8Array subclass sharing Buffer.prototype), so instances
@@ -83,6 +86,10 @@ export class Transport extends EventEmitter {
   #batchFrames = 0;
   #killTimer: NodeJS.Timeout | null = null;
   #childReleased = false;
+  // openStdio: the writer is a duplicate of this process's stdout, and shutting a socket down would end
+  // it for every descriptor that shares it. Closing waits for the writes to finish instead.
+  #shutdownWriter: boolean;
+  #closeWhenFlushed = false;
   #config: TransportConfig;
   #framing: number;
   #state: TransportState = 'open';
@@ -144,12 +151,14 @@ export class Transport extends EventEmitter {
     peer: Peer | null,
     child: ChildLink | null = null,
     writer: NativeStream = handle,
+    shutdownWriter = true,
   ) {
     super();
     this.#handle = handle;
     this.#writer = writer;
     this.#openHandles = writer === handle ? 1 : 2;
     this.#child = child;
+    this.#shutdownWriter = shutdownWriter;
     this.#config = config;
     this.#framing = config.framing === 'length-prefixed' ? 0 : config.framing === 'lines' ? 1 : 2;
     this.endpoint = endpoint;
@@ -386,6 +395,10 @@ export class Transport extends EventEmitter {
       this.#pendingFrames -= done.frames;
       if (done.batch !== null && this.#spare.length < MAX_SPARE_BATCHES) this.#spare.push(done.batch);
     }
+    if (this.#closeWhenFlushed && this.#buffered === 0) {
+      this.#closeHandle();
+      return;
+    }
     this.#maybeDrain();
   }
 
@@ -566,6 +579,15 @@ export class Transport extends EventEmitter {
     this.#closeHandle();
   }
 
+  /** @internal */
+  [kFlushSync](timeoutMs: number): number {
+    if (this.#handleClosing) return 0;
+    const batch = this.#batch;
+    const len = this.#batchLen;
+    this.#batchLen = 0;
+    return batch !== null && len > 0 ? this.#writer.flushSync(timeoutMs, batch, len) : this.#writer.flushSync(timeoutMs);
+  }
+
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
@@ -575,10 +597,18 @@ export class Transport extends EventEmitter {
     debug('closing %s', this.endpoint);
     this.#flushBatch();
     if (this.#handleClosing) return;
-    const r = this.#writer.shutdown();
-    if (r < 0) {
-      this.#closeHandle();
-      return;
+    if (!this.#shutdownWriter) {
+      if (this.#buffered === 0) {
+        this.#closeHandle();
+        return;
+      }
+      this.#closeWhenFlushed = true;
+    } else {
+      const r = this.#writer.shutdown();
+      if (r < 0) {
+        this.#closeHandle();
+        return;
+      }
     }
     this.#closeTimer = setTimeout(() => {
       this.#closeTimer = null;
