@@ -53,4 +53,65 @@ class FrameParser {
   }
 }
 
-module.exports = { encodeFrame, FrameParser, HEADER_LEN };
+// Newline-delimited framing for child_process pipes (bench/stdio.js), written as a competent user
+// would, without readline: indexOf('\n') over each 'data' Buffer, lines handed out as views of
+// the chunk, and only the unterminated tail kept (as a list of pieces, joined once its newline
+// arrives, so a long line in many chunks is not re-concatenated each time). Same rules as ours'
+// 'lines' framing: one trailing '\r' stripped, blank lines skipped.
+const NL = 0x0a;
+const CR = 0x0d;
+
+class LineSplitter {
+  #onLine;
+  #tail = [];
+  #tailLen = 0;
+
+  constructor(onLine) {
+    this.#onLine = onLine;
+  }
+
+  push(chunk) {
+    let start = 0;
+    let nl = chunk.indexOf(NL);
+    if (nl === -1) {
+      this.#keep(chunk);
+      return;
+    }
+    if (this.#tailLen > 0) {
+      this.#tail.push(chunk.subarray(0, nl));
+      const line = Buffer.concat(this.#tail, this.#tailLen + nl);
+      this.#tail = [];
+      this.#tailLen = 0;
+      this.#emit(line, 0, line.length);
+      start = nl + 1;
+      nl = chunk.indexOf(NL, start);
+    }
+    while (nl !== -1) {
+      this.#emit(chunk, start, nl);
+      start = nl + 1;
+      nl = chunk.indexOf(NL, start);
+    }
+    if (start < chunk.length) this.#keep(chunk.subarray(start));
+  }
+
+  // The last line when the stream ends without a newline.
+  end() {
+    if (this.#tailLen === 0) return;
+    const line = Buffer.concat(this.#tail, this.#tailLen);
+    this.#tail = [];
+    this.#tailLen = 0;
+    this.#emit(line, 0, line.length);
+  }
+
+  #keep(piece) {
+    this.#tail.push(piece);
+    this.#tailLen += piece.length;
+  }
+
+  #emit(buf, start, end) {
+    if (end > start && buf[end - 1] === CR) end--;
+    if (end > start) this.#onLine(buf.subarray(start, end));
+  }
+}
+
+module.exports = { encodeFrame, FrameParser, LineSplitter, HEADER_LEN };

@@ -165,4 +165,20 @@ async function runPair({ server, client, from = 'client' }) {
   }
 }
 
-module.exports = { HAS_TASKSET, buildFloor, runPair, floorArgv, peerArgv, cleanup };
+// One process with no socket peer (bench/stdio.js: a parent that spawns its own child); returns
+// its result line and stops it whatever happens.
+async function runOne({ label, argv, cpu }) {
+  const proc = start(label, argv, { cpu });
+  try {
+    return await proc.result();
+  } finally {
+    await proc.stop();
+  }
+}
+
+// `argv` pinned to `cpu` with taskset when there is one (taskset execs it: same pid).
+function pinnedArgv(argv, cpu) {
+  return cpu != null && HAS_TASKSET ? ['taskset', '-c', String(cpu), ...argv] : argv;
+}
+
+module.exports = { HAS_TASKSET, buildFloor, runPair, runOne, pinnedArgv, floorArgv, peerArgv, cleanup };

@@ -9,8 +9,9 @@ const { oursUnavailable } = require('./transports.js');
 
 // 'off' is ours again with an option turned off, for scenarios that compare ours with itself
 // (busy polling on as 'ours', off as 'off').
-const IMPLS = ['ours', 'off', 'net', 'c'];
-const IMPL_LABEL = { ours: 'ours', off: 'ours, off', net: 'node:net', c: 'C floor' };
+// 'cp' is child_process.spawn, the baseline of the stdio scenario (bench/stdio.js).
+const IMPLS = ['ours', 'off', 'net', 'cp', 'c'];
+const IMPL_LABEL = { ours: 'ours', off: 'ours, off', net: 'node:net', cp: 'child_process', c: 'C floor' };
 const OURS_IMPLS = new Set(['ours', 'off']);
 
 function median(values) {
