@@ -125,10 +125,11 @@ describe.runIf(AS_ROOT_ON_LINUX)('allowPeer', () => {
     // The kernel completes the connect (it sits in the backlog); then the server closes it unread. The
     // peer sees the end of the stream, or a reset because its frame was never read.
     const seen = names(events);
-    expect(seen.slice(0, 2)).toEqual(['start', 'connected']);
-    expect(seen).not.toContain('frame');
-    expect(seen.at(-1)).toBe('close');
-    expect([['end'], ['error:ECONNRESET'], ['error:EPIPE']]).toContainEqual(seen.slice(2, -1));
+    const saw = `the nobody client saw ${JSON.stringify(seen)}`;
+    expect(seen.slice(0, 2), saw).toEqual(['start', 'connected']);
+    expect(seen, saw).not.toContain('frame');
+    expect(seen.at(-1), saw).toBe('close');
+    expect([['end'], ['error:ECONNRESET'], ['error:EPIPE']], saw).toContainEqual(seen.slice(2, -1));
     expect(ts.accepted.length).toBe(0);
     expect(ts.refused).toEqual([{ pid, uid: NOBODY_UID, gid: NOBODY_UID }]);
     expect(calls).toEqual([{ pid, uid: NOBODY_UID, gid: NOBODY_UID }]);
