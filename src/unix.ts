@@ -118,47 +118,30 @@ export interface BoundFile {
 }
 
 /**
- * Binds `handle` at `file` with `mode`, so that no other user can connect at any moment: the socket is
- * bound inside a fresh 0700 directory beside the target, given its mode there, then hard-linked into
- * place (link, unlike rename, never replaces a file that appeared meanwhile).
+ * Binds `handle` at `file` and gives the file `mode` before the socket listens. A Unix socket that is
+ * bound but not yet listening refuses every connect, whatever its mode, so no other user can connect in
+ * the moment between bind() (which leaves a mode from the umask) and chmod(): the mode is final before
+ * listen() is called. bind() never replaces an existing file, so a path taken meanwhile is EADDRINUSE.
  */
 export function bindFile(handle: NativeStream, file: string, mode: number, display: string): BoundFile | Error {
-  const dir = path.dirname(file);
-  let tmp: string;
-  try {
-    tmp = fs.mkdtempSync(path.join(dir, `.sipc-`));
-  } catch (e) {
-    return systemError('bind', (e as NodeJS.ErrnoException).errno ?? UV_EACCES, display);
+  const r = handle.bindUnix(Buffer.from(file));
+  if (r === UV_EADDRINUSE) {
+    const inUse = systemError('listen', UV_EADDRINUSE, display);
+    inUse.message = `listen EADDRINUSE ${display}: the path was taken while binding`;
+    return inUse;
   }
-  const inner = path.join(tmp, 's');
-  let dirFd = -1;
+  if (r < 0) return systemError('bind', r, display);
   try {
-    let bindPath = inner;
-    // The private directory lengthens the path; when that no longer fits sun_path, reach the directory
-    // through its descriptor instead (Linux).
-    if (Buffer.byteLength(inner) > MAX_UNIX_PATH && process.platform === 'linux') {
-      dirFd = fs.openSync(tmp, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
-      bindPath = `/proc/self/fd/${dirFd}/s`;
-    }
-    const r = handle.bindUnix(Buffer.from(bindPath));
-    if (r < 0) return systemError('bind', r, display);
-    fs.chmodSync(inner, mode);
-    try {
-      fs.linkSync(inner, file);
-    } catch (e) {
-      const err = e as NodeJS.ErrnoException;
-      if (err.code === 'EEXIST') {
-        const inUse = systemError('listen', UV_EADDRINUSE, display);
-        inUse.message = `listen EADDRINUSE ${display}: the path was taken while binding`;
-        return inUse;
-      }
-      return systemError('bind', err.errno ?? -1, display);
-    }
+    fs.chmodSync(file, mode);
     const st = fs.lstatSync(file);
     return { dev: st.dev, ino: st.ino };
-  } finally {
-    if (dirFd >= 0) fs.closeSync(dirFd);
-    fs.rmSync(tmp, { recursive: true, force: true });
+  } catch (e) {
+    try {
+      fs.unlinkSync(file);
+    } catch {
+      // Already gone.
+    }
+    return systemError('bind', (e as NodeJS.ErrnoException).errno ?? UV_EACCES, display);
   }
 }
 
