@@ -19,8 +19,9 @@ namespace {
 // A slab with less free space than this is retired after the current read, so reads stay large.
 constexpr size_t kMinFreeDivisor = 8;
 
-// How much one read takes into the slab right after a frame larger than the slab (see on_stream_alloc).
-constexpr size_t kReadAfterLargeFrame = 4096;
+// How much one read takes into the slab right after a frame larger than the slab (see on_stream_alloc):
+// enough for any frame header, so the payload that follows is read straight into its own buffer.
+constexpr size_t kReadAfterLargeFrame = 64;
 
 template <typename Req>
 Req* NewReq() {
@@ -506,6 +507,8 @@ void Stream::ProcessSlab() {
 
   size_t partial = fill_ - start_;
   size_t need = r.pending_header + r.pending_payload;
+  // The next frame's header says it fits a slab: read in full-size pieces again.
+  if (after_big_ && r.pending_payload > 0 && need <= slab_size_) after_big_ = false;
   if (r.pending_payload > 0 && need > slab_size_) {
     // Too big for a slab: read the payload straight into a buffer of exactly its size.
     // Node's Buffer allocator skips zero-filling. That is safe here and only here: the frame fills the

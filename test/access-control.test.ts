@@ -129,7 +129,12 @@ describe.runIf(AS_ROOT_ON_LINUX)('allowPeer', () => {
     expect(seen.slice(0, 2), saw).toEqual(['start', 'connected']);
     expect(seen, saw).not.toContain('frame');
     expect(seen.at(-1), saw).toBe('close');
-    expect([['end'], ['error:ECONNRESET'], ['error:EPIPE']], saw).toContainEqual(seen.slice(2, -1));
+    // How the end shows depends on timing: a server that closes before the client has written makes the
+    // write fail (EPIPE), possibly after the client saw the end of the stream; one that closes with the
+    // frame unread resets the connection. Any of these, and nothing else, in any order.
+    const ending = seen.slice(2, -1);
+    expect(ending.length, saw).toBeGreaterThan(0);
+    for (const e of ending) expect(['end', 'error:ECONNRESET', 'error:EPIPE'], saw).toContain(e);
     expect(ts.accepted.length).toBe(0);
     expect(ts.refused).toEqual([{ pid, uid: NOBODY_UID, gid: NOBODY_UID }]);
     expect(calls).toEqual([{ pid, uid: NOBODY_UID, gid: NOBODY_UID }]);
@@ -179,9 +184,12 @@ describe.runIf(AS_ROOT_ON_LINUX)('abstract sockets', () => {
     echo(ts);
     const { events, pid } = await asNobodyRun(['connect', `@${name}`, 'abstract hello'], true);
     const seen = names(events);
-    expect(seen.slice(0, 2)).toEqual(['start', 'connected']);
-    expect(seen).not.toContain('frame');
-    expect([['end'], ['error:ECONNRESET'], ['error:EPIPE']]).toContainEqual(seen.slice(2, -1));
+    const saw = `the nobody client saw ${JSON.stringify(seen)}`;
+    expect(seen.slice(0, 2), saw).toEqual(['start', 'connected']);
+    expect(seen, saw).not.toContain('frame');
+    const ending = seen.slice(2, -1);
+    expect(ending.length, saw).toBeGreaterThan(0);
+    for (const e of ending) expect(['end', 'error:ECONNRESET', 'error:EPIPE'], saw).toContain(e);
     expect(ts.accepted.length).toBe(0);
     expect(ts.refused).toEqual([{ pid, uid: NOBODY_UID, gid: NOBODY_UID }]);
     await checkServes(ts);
