@@ -73,6 +73,7 @@ const names = (events: Event[]): string[] => events.map((e) => (e.code ? `${e.ev
 
 /** The server side echoes every frame (for the nobody client's request). */
 function echo(ts: TestServer): void {
+  ts.echoes = true;
   ts.server.on('connection', (t: Transport) => t.on('message', (m: Buffer) => t.send(m)));
 }
 
