@@ -6,6 +6,7 @@
 
 #include "addon.h"
 #include "stream.h"
+#include "util/callback.h"
 
 namespace ipc {
 
@@ -185,14 +186,7 @@ void Process::Call(const char* method, std::initializer_list<napi_value> args) {
   if (!owner.IsObject()) return;
   Napi::Value fn = owner.As<Napi::Object>().Get(method);
   if (!fn.IsFunction()) return;
-  napi_value result;
-  napi_status status =
-      napi_make_callback(env, async_context_, owner, fn, args.size(), args.begin(), &result);
-  if (status == napi_pending_exception) {
-    napi_value err;
-    napi_get_and_clear_last_exception(env, &err);
-    napi_fatal_exception(env, err);
-  }
+  MakeCallback(env, async_context_, owner, fn, args);
 }
 
 }  // namespace ipc

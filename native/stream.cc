@@ -10,6 +10,7 @@
 #endif
 
 #include "addon.h"
+#include "util/callback.h"
 #include "unix_socket.h"
 
 namespace ipc {
@@ -185,17 +186,7 @@ void Stream::CloseForTeardown(uv_handle_t* handle) {
 }
 
 void Stream::Call(Napi::FunctionReference& fn, std::initializer_list<napi_value> args) {
-  napi_env env = Env();
-  napi_value result;
-  napi_status status =
-      napi_make_callback(env, async_context_, Value(), fn.Value(), args.size(), args.begin(), &result);
-  if (status == napi_pending_exception) {
-    // A listener threw. Report it as Node reports any uncaught exception; the stream carries on if
-    // the process does.
-    napi_value err;
-    napi_get_and_clear_last_exception(env, &err);
-    napi_fatal_exception(env, err);
-  }
+  MakeCallback(Env(), async_context_, Value(), fn.Value(), args);
 }
 
 // --- opening -------------------------------------------------------------------------------------
