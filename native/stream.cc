@@ -665,7 +665,14 @@ void Stream::on_stream_write(uv_write_t* uv_req, int status) {
   WriteReq* req = static_cast<WriteReq*>(uv_req->data);
   Handle* h = static_cast<Handle*>(uv_req->handle->data);
   Stream* self = h->owner;
-  if (self != nullptr) self->pending_writes_.remove(req);
+  // libuv completes a stream's writes in order: the finished one is at the front.
+  if (self != nullptr) {
+    if (!self->pending_writes_.empty() && self->pending_writes_.front() == req) {
+      self->pending_writes_.pop_front();
+    } else {
+      self->pending_writes_.remove(req);
+    }
+  }
   if (self == nullptr || h->addon->tearing_down()) {
     req->bufs[0].SuppressDestruct();
     req->bufs[1].SuppressDestruct();

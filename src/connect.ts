@@ -2,7 +2,7 @@ import dns = require('node:dns');
 import { connectConfig, type ConnectOptions, type TransportConfig } from './config';
 import { resolveEndpoint, unixAddressBytes, type Endpoint, type ResolvedEndpoint } from './endpoint';
 import { ErrorCodes, TransportError, abortError, ipcError, systemError } from './errors';
-import { FramingCode, NativeStream, StreamKind, constants, type NativeOwner } from './native';
+import { NativeStream, StreamKind, constants, newStream, type NativeOwner } from './native';
 import { Transport, peerOf } from './transport';
 import { pathTooLong } from './unix';
 
@@ -19,7 +19,7 @@ export function connect(endpoint: Endpoint, options?: ConnectOptions): Promise<T
     const signal = config.signal;
     let settled = false;
     let timer: NodeJS.Timeout | null = null;
-    let pending: InstanceType<typeof NativeStream> | null = null;
+    let pending: NativeStream | null = null;
 
     const finish = (err: Error | null, transport?: Transport): void => {
       if (settled) return;
@@ -46,10 +46,6 @@ export function connect(endpoint: Endpoint, options?: ConnectOptions): Promise<T
       connectTcp(ep, config, finish, (h) => (pending = h), () => settled);
     }
   });
-}
-
-function newHandle(kind: number, config: TransportConfig): InstanceType<typeof NativeStream> {
-  return new NativeStream(kind, FramingCode[config.framing], config.maxFrameSize, config.slabSize);
 }
 
 function connectUnix(
@@ -85,14 +81,14 @@ function connectNow(
   config: TransportConfig & { connectTimeout: number },
   finish: (err: Error | null, t?: Transport) => void,
   setTimer: (t: NodeJS.Timeout | null) => void,
-  open: (handle: InstanceType<typeof NativeStream>) => number,
+  open: (handle: NativeStream) => number,
   busy: string,
 ): void {
   const deadline = Date.now() + config.connectTimeout;
   let delay = 1;
   const attempt = (): void => {
     setTimer(null);
-    const handle = newHandle(StreamKind.PIPE, config);
+    const handle = newStream(StreamKind.PIPE, config);
     const r = open(handle);
     if (r === 0) {
       finish(null, new Transport(handle, config, display, peerOf(handle.peerCred(false))));
@@ -130,7 +126,7 @@ function connectTcp(
   ep: ResolvedEndpoint & { kind: 'tcp' },
   config: TransportConfig,
   finish: (err: Error | null, t?: Transport) => void,
-  setPending: (h: InstanceType<typeof NativeStream> | null) => void,
+  setPending: (h: NativeStream | null) => void,
   settled: () => boolean,
 ): void {
   dns.lookup(ep.host, (err, address) => {
@@ -139,7 +135,7 @@ function connectTcp(
       finish(new TransportError(`getaddrinfo ${err.code ?? 'ENOTFOUND'} ${ep.host}`, err.code ?? 'ENOTFOUND', { syscall: 'getaddrinfo', address: ep.display }));
       return;
     }
-    const handle = newHandle(StreamKind.TCP, config);
+    const handle = newStream(StreamKind.TCP, config);
     setPending(handle);
     handle.owner = connectingOwner((status) => {
       if (status < 0) return finish(systemError('connect', status, ep.display));

@@ -150,6 +150,18 @@ binding.setup(FRAME_TABLE, {
 });
 
 export const NativeStream = binding.Stream;
+
+/** A stream for a transport with these settings; a terminal also needs its descriptor and direction. */
+export function newStream(
+  kind: number,
+  config: { framing: keyof typeof FramingCode; maxFrameSize: number; slabSize: number },
+  tty?: { fd: number; readable: boolean },
+): NativeStream {
+  const framing = FramingCode[config.framing];
+  return tty === undefined
+    ? new NativeStream(kind, framing, config.maxFrameSize, config.slabSize)
+    : new NativeStream(kind, framing, config.maxFrameSize, config.slabSize, tty.fd, tty.readable);
+}
 export const NativeProcess = binding.Process;
 export const constants = binding.constants;
 export const probeUnix = binding.probeUnix;

@@ -1,14 +1,14 @@
 import dns = require('node:dns');
 import { EventEmitter } from 'node:events';
-import { listenConfig, type ListenOptions, type TransportConfig } from './config';
+import { listenConfig, type ListenOptions } from './config';
 import { channels, debug } from './debug';
 import { resolveEndpoint, unixAddressBytes, type Endpoint, type ResolvedEndpoint } from './endpoint';
 import { TransportError, systemError } from './errors';
-import { FramingCode, NativeStream, StreamKind, constants, type NativeOwner } from './native';
+import { NativeStream, StreamKind, constants, newStream, type NativeOwner } from './native';
 import { Transport, peerOf, type Peer } from './transport';
 import { bindFile, checkDirectory, checkExisting, ensurePrivateDir, pathTooLong, unlinkIfOurs, type BoundFile } from './unix';
 
-type Handle = InstanceType<typeof NativeStream>;
+type Handle = NativeStream;
 type Config = ReturnType<typeof listenConfig>;
 
 /**
@@ -71,7 +71,7 @@ export class Server extends EventEmitter {
       return;
     }
     const c = this.#config;
-    const client = new NativeStream(this.#kind, FramingCode[c.framing], c.maxFrameSize, c.slabSize);
+    const client = newStream(this.#kind, c);
     const r = this.#handle.accept(client);
     if (r === constants.UV_EACCES) {
       // A Windows named-pipe client from another machine: refused before anything is read.
@@ -203,7 +203,7 @@ export function listen(endpoint: Endpoint, options?: ListenOptions): Promise<Ser
 async function listenPipe(ep: ResolvedEndpoint & { kind: 'pipe' }, config: Config): Promise<Server> {
   // libuv creates each pipe instance with FILE_FLAG_FIRST_PIPE_INSTANCE for the first, so a name that
   // another server already serves fails here with EADDRINUSE.
-  const handle = newHandle(StreamKind.PIPE, config);
+  const handle = newStream(StreamKind.PIPE, config);
   let r = handle.bindPipe(ep.path);
   if (r === 0) r = handle.listen(config.backlog);
   if (r < 0) {
@@ -215,15 +215,11 @@ async function listenPipe(ep: ResolvedEndpoint & { kind: 'pipe' }, config: Confi
   return server;
 }
 
-function newHandle(kind: number, c: TransportConfig): Handle {
-  return new NativeStream(kind, FramingCode[c.framing], c.maxFrameSize, c.slabSize);
-}
-
 async function listenUnix(ep: ResolvedEndpoint & { kind: 'unix' }, config: Config): Promise<Server> {
   const bytes = unixAddressBytes(ep);
   const tooLong = pathTooLong(bytes, ep.display);
   if (tooLong !== null) throw tooLong;
-  const handle = newHandle(StreamKind.PIPE, config);
+  const handle = newStream(StreamKind.PIPE, config);
   let bound: BoundFile | null = null;
   try {
     if (ep.abstract) {
@@ -264,7 +260,7 @@ async function listenTcp(ep: ResolvedEndpoint & { kind: 'tcp' }, config: Config)
     const code = (e as NodeJS.ErrnoException).code ?? 'ENOTFOUND';
     throw new TransportError(`getaddrinfo ${code} ${ep.host}`, code, { syscall: 'getaddrinfo', address: ep.display });
   }
-  const handle = newHandle(StreamKind.TCP, config);
+  const handle = newStream(StreamKind.TCP, config);
   let r = handle.bindTcp(ip, ep.port);
   if (r === 0) r = handle.listen(config.backlog);
   if (r < 0) {

@@ -6,7 +6,7 @@ import path = require('node:path');
 import { transportConfig, type TransportConfig, type TransportOptions } from './config';
 import { debug } from './debug';
 import { ErrorCodes, argTypeError, argValueError, ipcError, systemError } from './errors';
-import { FRAME_TABLE, FramingCode, NativeProcess, NativeStream, RAW_FRAMING, StreamKind, dupFd, guessHandle, type NativeOwner } from './native';
+import { FRAME_TABLE, NativeProcess, NativeStream, RAW_FRAMING, StreamKind, dupFd, guessHandle, newStream, type NativeOwner } from './native';
 import { Transport, kFlushSync, type ChildExit, type ChildLink } from './transport';
 
 export interface SpawnStdioOptions extends TransportOptions {
@@ -49,7 +49,7 @@ export class StdioTransport extends Transport {
   #link: ChildProcessLink;
 
   /** @internal */
-  constructor(reader: InstanceType<typeof NativeStream>, writer: InstanceType<typeof NativeStream>, config: TransportConfig, endpoint: string, link: ChildProcessLink) {
+  constructor(reader: NativeStream, writer: NativeStream, config: TransportConfig, endpoint: string, link: ChildProcessLink) {
     super(reader, config, endpoint, { pid: link.pid }, link, writer);
     this.pid = link.pid;
     this.#link = link;
@@ -95,9 +95,8 @@ export function spawnStdio(command: string, args: readonly string[] = [], option
   if (env !== undefined && (env === null || typeof env !== 'object')) throw argTypeError('options.env', 'an object', env);
   if (!(stderr in STDERR_MODES)) throw argValueError(`options.stderr must be 'pipe', 'inherit' or 'ignore'. Received ${String(stderr)}`);
 
-  const framing = FramingCode[config.framing];
-  const stdin = new NativeStream(StreamKind.PIPE, framing, config.maxFrameSize, config.slabSize);
-  const stdout = new NativeStream(StreamKind.PIPE, framing, config.maxFrameSize, config.slabSize);
+  const stdin = newStream(StreamKind.PIPE, config);
+  const stdout = newStream(StreamKind.PIPE, config);
   const errPipe = stderr === 'pipe' ? new NativeStream(StreamKind.PIPE, RAW_FRAMING, 0xffffffff, STDERR_TAIL) : null;
   const proc = new NativeProcess();
   const envList = env === undefined ? null : Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
@@ -122,8 +121,8 @@ class ChildProcessLink implements ChildLink {
   exit: ChildExit | null = null;
   readonly exited: Promise<ChildExit>;
 
-  #proc: InstanceType<typeof NativeProcess>;
-  #stderr: InstanceType<typeof NativeStream> | null;
+  #proc: NativeProcess;
+  #stderr: NativeStream | null;
   #stderrOpen: boolean;
   #procOpen = true;
   #resolveExit!: (exit: ChildExit) => void;
@@ -135,7 +134,7 @@ class ChildProcessLink implements ChildLink {
   #releaseWaiters: (() => void)[] = [];
   #releasing = false;
 
-  constructor(proc: InstanceType<typeof NativeProcess>, pid: number, stderr: InstanceType<typeof NativeStream> | null) {
+  constructor(proc: NativeProcess, pid: number, stderr: NativeStream | null) {
     this.pid = pid;
     this.#proc = proc;
     this.#stderr = stderr;
@@ -300,8 +299,7 @@ export function openStdio(options?: OpenStdioOptions): Transport {
   if (stdioOpen !== null && stdioOpen.state !== 'closed') {
     throw ipcError(ErrorCodes.STDIO_IN_USE, 'openStdio(): this process\'s stdio is already open as a transport');
   }
-  const framing = FramingCode[config.framing];
-  const make = (): InstanceType<typeof NativeStream> => new NativeStream(StreamKind.PIPE, framing, config.maxFrameSize, config.slabSize);
+  const make = (): NativeStream => newStream(StreamKind.PIPE, config);
   const dup = (fd: number): number => {
     const r = dupFd(fd);
     if (r < 0) throw systemError('dup', r, `fd ${fd}`);
@@ -311,14 +309,14 @@ export function openStdio(options?: OpenStdioOptions): Transport {
   // stdin: libuv's pipe handle for pipes and sockets, its tty handle for a terminal; a regular file or
   // /dev/null, which a pipe handle cannot poll, is read by plain file reads and fed to the framer.
   const inKind = guessHandle(0);
-  let reader: InstanceType<typeof NativeStream>;
+  let reader: NativeStream;
   let feedFd = -1;
   if (inKind === 'pipe' || inKind === 'tcp') {
     reader = make();
     const r = reader.openFd(dup(0));
     if (r < 0) throw systemError('open', r, 'stdin');
   } else if (inKind === 'tty') {
-    reader = new NativeStream(StreamKind.TTY, framing, config.maxFrameSize, config.slabSize, dup(0), true);
+    reader = newStream(StreamKind.TTY, config, { fd: dup(0), readable: true });
   } else {
     reader = make();
     reader.feedMode();
@@ -327,13 +325,13 @@ export function openStdio(options?: OpenStdioOptions): Transport {
 
   // stdout: the same choice; a regular file is written with blocking writes.
   const outKind = guessHandle(1);
-  let writer: InstanceType<typeof NativeStream>;
+  let writer: NativeStream;
   if (outKind === 'pipe' || outKind === 'tcp') {
     writer = make();
     const r = writer.openFd(dup(1));
     if (r < 0) throw systemError('open', r, 'stdout');
   } else if (outKind === 'tty') {
-    writer = new NativeStream(StreamKind.TTY, framing, config.maxFrameSize, config.slabSize, dup(1), false);
+    writer = newStream(StreamKind.TTY, config, { fd: dup(1), readable: false });
   } else {
     writer = make();
     writer.openFile(dup(1));
@@ -354,7 +352,7 @@ export function openStdio(options?: OpenStdioOptions): Transport {
 }
 
 /** Reads a file descriptor to its end with plain reads, feeding the engine; pauses with the transport. */
-function feedFrom(fd: number, reader: InstanceType<typeof NativeStream>, t: Transport): void {
+function feedFrom(fd: number, reader: NativeStream, t: Transport): void {
   const buf = Buffer.allocUnsafe(64 * 1024);
   const next = (): void => {
     if (t.state === 'closed' || t.state === 'closing') return fs.close(fd, () => {});

@@ -82,9 +82,13 @@ export class Transport extends EventEmitter {
   #openHandles: number;
   #child: ChildLink | null;
   #writerBroken = false;
-  #pendingFrames = 0;
+  // Frames in the current batch, and frames that will never be written (their write failed, or they
+  // were sent after a child's stdin broke). With the frames of writes in flight, these are the frames
+  // a child that exits never got (ERR_IPC_PEER_EXITED's `unsent`).
   #batchFrames = 0;
-  #killTimer: NodeJS.Timeout | null = null;
+  #unsendable = 0;
+  // A child's close: the waits before SIGTERM and SIGKILL; after its exit, the wait for its stdout.
+  #childTimer: NodeJS.Timeout | null = null;
   #childReleased = false;
   // openStdio: the writer is a duplicate of this process's stdout, and shutting a socket down would end
   // it for every descriptor that shares it. Closing waits for the writes to finish instead.
@@ -274,7 +278,6 @@ export class Transport extends EventEmitter {
       if (this.#framing === 1) batch[pos++] = 0x0a;
       this.#batchLen = pos;
       this.#batchFrames++;
-      this.#pendingFrames++;
       this.#buffered += wire;
       if (!this.#flushScheduled) {
         this.#flushScheduled = true;
@@ -299,14 +302,13 @@ export class Transport extends EventEmitter {
         tail = NEWLINE;
       }
       const queued = this.#writer.write(head, tail);
-      this.#pendingFrames++;
       if (queued < 0) {
+        this.#unsendable++;
         this.#writeFailed(queued);
         return false;
       }
       this.#buffered += queued;
       if (queued > 0) this.#inFlight.push({ batch: null, frames: 1 });
-      else this.#pendingFrames--;
     }
     this.#framesOut++;
     this.#bytesOut += len;
@@ -350,6 +352,7 @@ export class Transport extends EventEmitter {
     this.#batchFrames = 0;
     const queued = this.#writer.write(batch, len);
     if (queued < 0) {
+      this.#unsendable += frames;
       this.#writeFailed(queued);
       return;
     }
@@ -359,7 +362,7 @@ export class Transport extends EventEmitter {
     if (queued > 0) {
       this.#inFlight.push({ batch, frames });
       this.#batch = null;
-    } else this.#pendingFrames -= frames;
+    }
     // The socket may have taken everything at once, and then no write completion will come to
     // announce 'drain'. Announce it from the next loop turn, not from here: a sender that refills on
     // 'drain' must let I/O run between rounds.
@@ -388,13 +391,11 @@ export class Transport extends EventEmitter {
       this.#inFlightHead = 0;
     }
     if (status < 0) {
+      if (done !== undefined) this.#unsendable += done.frames;
       this.#writeFailed(status);
       return;
     }
-    if (done !== undefined) {
-      this.#pendingFrames -= done.frames;
-      if (done.batch !== null && this.#spare.length < MAX_SPARE_BATCHES) this.#spare.push(done.batch);
-    }
+    if (done?.batch != null && this.#spare.length < MAX_SPARE_BATCHES) this.#spare.push(done.batch);
     if (this.#closeWhenFlushed && this.#buffered === 0) {
       this.#closeHandle();
       return;
@@ -493,7 +494,7 @@ export class Transport extends EventEmitter {
         // The child closed its stdout: usually it is exiting. Frames it wrote are all delivered; now
         // end its stdin and wait for it, as close() does.
         if (this.#child.exit !== null) this.#childGone();
-        else if (this.#state === 'open') void this.close();
+        else if (this.#state === 'open') this.#beginClose();
         return;
       }
       if (this.#state === 'open') this.#beginClose();
@@ -557,10 +558,7 @@ export class Transport extends EventEmitter {
     if (this.#handleClosed) {
       this.#resolveClose?.();
       this.#emitClose();
-    } else if (this.#state === 'open') {
-      if (this.#child !== null) this.#beginChildClose(this.#child);
-      else this.#beginClose();
-    }
+    } else if (this.#state === 'open') this.#beginClose();
     return this.#closePromise;
   }
 
@@ -576,6 +574,7 @@ export class Transport extends EventEmitter {
     this.#state = 'closing';
     this.#batch = null;
     this.#batchLen = 0;
+    this.#batchFrames = 0;
     this.#closeHandle();
   }
 
@@ -597,6 +596,10 @@ export class Transport extends EventEmitter {
     debug('closing %s', this.endpoint);
     this.#flushBatch();
     if (this.#handleClosing) return;
+    if (this.#child !== null) {
+      this.#beginChildClose(this.#child);
+      return;
+    }
     if (!this.#shutdownWriter) {
       if (this.#buffered === 0) {
         this.#closeHandle();
@@ -635,18 +638,14 @@ export class Transport extends EventEmitter {
 
   // --- a child process's stdio --------------------------------------------------------------------
 
-  /** close() of a child: end its stdin, wait for it to exit, then SIGTERM, then SIGKILL. */
+  /** Closing a child: end its stdin, wait for it to exit, then SIGTERM, then SIGKILL. */
   #beginChildClose(child: ChildLink): void {
-    this.#state = 'closing';
-    debug('closing %s', this.endpoint);
-    this.#flushBatch();
-    if (this.#handleClosing) return;
     if (!this.#writerBroken) this.#writer.shutdown();
     const wait = this.#config.closeTimeout;
-    this.#killTimer = setTimeout(() => {
+    this.#childTimer = setTimeout(() => {
       debug('%s did not exit within %d ms of stdin closing: SIGTERM', this.endpoint, wait);
       child.kill('SIGTERM');
-      this.#killTimer = setTimeout(() => {
+      this.#childTimer = setTimeout(() => {
         debug('%s did not exit after SIGTERM: SIGKILL', this.endpoint);
         child.kill('SIGKILL');
       }, wait);
@@ -654,16 +653,16 @@ export class Transport extends EventEmitter {
   }
 
   #onChildExit(): void {
-    if (this.#killTimer !== null) {
-      clearTimeout(this.#killTimer);
-      this.#killTimer = null;
+    if (this.#childTimer !== null) {
+      clearTimeout(this.#childTimer);
+      this.#childTimer = null;
     }
     // Frames the child wrote before exiting come first: wait for the end of its stdout, unless a
     // grandchild keeps the pipe open, which closeTimeout bounds.
     if (this.#readEnded || this.#handleClosing) this.#childGone();
     else {
-      this.#killTimer = setTimeout(() => this.#childGone(), this.#config.closeTimeout);
-      this.#killTimer.unref();
+      this.#childTimer = setTimeout(() => this.#childGone(), this.#config.closeTimeout);
+      this.#childTimer.unref();
     }
   }
 
@@ -671,7 +670,8 @@ export class Transport extends EventEmitter {
     const exit = this.#child?.exit;
     if (this.#handleClosing || exit == null) return;
     this.#state = 'closing';
-    const unsent = this.#pendingFrames;
+    let unsent = this.#unsendable + this.#batchFrames;
+    for (let i = this.#inFlightHead; i < this.#inFlight.length; i++) unsent += this.#inFlight[i]!.frames;
     if (unsent > 0 && this.#error === null) this.#error = this.#peerExited(exit, unsent);
     this.#closeHandle();
   }
@@ -683,6 +683,8 @@ export class Transport extends EventEmitter {
       return;
     }
     this.#writerBroken = true;
+    this.#unsendable += this.#batchFrames;
+    this.#batchFrames = 0;
     this.#batch = null;
     this.#batchLen = 0;
     if (this.#child.exit !== null) this.#childGone();
@@ -690,7 +692,7 @@ export class Transport extends EventEmitter {
 
   /** send() after the child's stdin broke but before its exit is known: counted, reported at exit. */
   #acceptUnsendable(): boolean {
-    this.#pendingFrames++;
+    this.#unsendable++;
     return false;
   }
 
@@ -725,9 +727,9 @@ export class Transport extends EventEmitter {
       clearInterval(this.#frameTimer);
       this.#frameTimer = null;
     }
-    if (this.#killTimer !== null) {
-      clearTimeout(this.#killTimer);
-      this.#killTimer = null;
+    if (this.#childTimer !== null) {
+      clearTimeout(this.#childTimer);
+      this.#childTimer = null;
     }
     this.#handle.close();
     if (this.#writer !== this.#handle) this.#writer.close();
