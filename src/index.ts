@@ -1,6 +1,6 @@
 export { connect } from './connect';
 export { listen, Server } from './server';
-export { Transport, type ChildExit, type Peer, type TransportState, type TransportStats } from './transport';
+export { Transport, type MessageTransport, type ChildExit, type Peer, type TransportState, type TransportStats } from './transport';
 export { TransportError, ErrorCodes } from './errors';
 export { resolveEndpoint, type Endpoint, type ResolvedEndpoint } from './endpoint';
 export { DEFAULTS, setBusyPoll, type ConnectOptions, type ListenOptions, type TransportOptions, type Framing } from './config';
@@ -8,3 +8,5 @@ export { MAX_UNIX_PATH } from './unix';
 export { busyPollStats } from './busy-poll';
 export { openStdio, spawnStdio, StdioTransport, type OpenStdioOptions, type SpawnStdioOptions } from './stdio';
 export { sendJson, jsonMessages } from './json';
+export { monitor, HealthMonitor, type HealthOptions, type HealthStats } from './health';
+export { createPool, Pool, type PoolOptions, type PoolStats } from './pool';

@@ -45,6 +45,25 @@ export interface TransportStats {
   busyPollTime: number;
 }
 
+/**
+ * What every transport offers, plain or reconnecting: what the pool and the health monitor use. A
+ * `Transport` and a `ReconnectingTransport` both satisfy it.
+ */
+export interface MessageTransport extends EventEmitter {
+  readonly endpoint: string;
+  readonly state: TransportState;
+  readonly stats: TransportStats;
+  /** True when both ends opted in to ping/pong control frames (`heartbeat: true`). */
+  readonly heartbeat: boolean;
+  send(frame: Uint8Array | string): boolean;
+  /** Round trip of one ping/pong control frame in ms; rejects ERR_IPC_UNSUPPORTED without heartbeat. */
+  ping(timeout?: number): Promise<number>;
+  close(): Promise<void>;
+  destroy(err?: Error): void;
+  ref(): this;
+  unref(): this;
+}
+
 // Frames up to this size are copied into a per-tick batch and written together with one syscall; larger
 // frames are written from the caller's memory without a copy.
 const COPY_LIMIT = 16 * 1024;
@@ -70,7 +89,7 @@ Object.defineProperty(FrameBuffer.prototype, 'constructor', { value: Buffer, wri
  * One framed connection. Frames arrive as `'message'` events (or through async iteration) and leave
  * through `send()`. Created by `connect()` and by a server's `'connection'` event, never directly.
  */
-export class Transport extends EventEmitter {
+export class Transport extends EventEmitter implements MessageTransport {
   readonly endpoint: string;
   /** `{ pid, uid, gid }` for a Unix socket peer; null where the OS tells nothing (TCP). */
   readonly peer: Peer | null;
@@ -212,6 +231,21 @@ export class Transport extends EventEmitter {
       lastActivityAt: this.#handleClosed ? this.#lastActivityAt : Date.now() - this.#handle.idleTime(),
       busyPollTime: this.#handleClosed ? this.#busyPollTime : this.#handle.busyPollTime(),
     };
+  }
+
+  /** True when both ends opted in to ping/pong control frames (`heartbeat: true` on listen and connect). */
+  get heartbeat(): boolean {
+    return false;
+  }
+
+  /**
+   * Sends a ping control frame and resolves with the round trip in ms when the pong comes back. Needs
+   * `heartbeat: true` on both ends (ERR_IPC_UNSUPPORTED otherwise); rejects ERR_IPC_PING_TIMEOUT after
+   * `timeout` ms (default 1000) and ERR_IPC_CLOSED if the transport closes first.
+   */
+  ping(timeout = 1000): Promise<number> {
+    void timeout;
+    return Promise.reject(ipcError(ErrorCodes.UNSUPPORTED, `ping() needs heartbeat: true on both ends (${this.endpoint})`, { address: this.endpoint }));
   }
 
   get framing(): TransportConfig['framing'] {
