@@ -26,7 +26,7 @@ class Addon : public Napi::Addon<Addon> {
   // handle object as `this`.
   Napi::FunctionReference on_frames;      // (arrayBuffer, count): count frames described in frame_table
   Napi::FunctionReference on_end;         // (status, framerError): reading ended
-  Napi::FunctionReference on_write;       // (status, bytes): a queued write finished
+  Napi::FunctionReference on_write;       // (status, bytes, unwritten): a queued write finished
   Napi::FunctionReference on_shutdown;    // (status)
   Napi::FunctionReference on_connection;  // (status): a server has a client to accept
   Napi::FunctionReference on_connect;     // (status): an asynchronous (TCP) connect finished

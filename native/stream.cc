@@ -681,11 +681,23 @@ void Stream::on_stream_write(uv_write_t* uv_req, int status) {
   }
   Napi::HandleScope scope(self->Env());
   size_t bytes = req->bytes;
+  // A failed write tells JS how many of its bytes never reached the OS, so the frames among them can
+  // be sent again on another connection. libuv has already released req.bufs by now, but our writes
+  // have at most two buffers, which live in its inline bufsml array, advanced in place as they drain.
+  size_t unwritten = 0;
+  if (status < 0) {
+#ifndef _WIN32
+    for (unsigned int i = uv_req->write_index; i < uv_req->nbufs && i < 4; i++) unwritten += uv_req->bufsml[i].len;
+#else
+    unwritten = bytes;
+#endif
+  }
   delete req;
   // A write cancelled by our own close is not news to JS: the close already said the rest.
   if (status == UV_ECANCELED) return;
   self->Call(self->addon_->on_write,
-             {Napi::Number::New(self->Env(), status), Napi::Number::New(self->Env(), static_cast<double>(bytes))});
+             {Napi::Number::New(self->Env(), status), Napi::Number::New(self->Env(), static_cast<double>(bytes)),
+              Napi::Number::New(self->Env(), static_cast<double>(unwritten))});
 }
 
 Napi::Value Stream::Shutdown(const Napi::CallbackInfo& info) {

@@ -1,4 +1,5 @@
 // The only file that loads the addon. Everything native is reached through the typed interface below.
+import { ENVELOPE_SLACK } from './envelope';
 import path = require('node:path');
 import nodeGypBuild = require('node-gyp-build');
 
@@ -47,7 +48,8 @@ export interface NativeStream {
 export interface NativeOwner {
   onFrames(slab: ArrayBuffer, count: number): void;
   onEnd(status: number, framerError: number): void;
-  onWrite(status: number, bytes: number): void;
+  /** A queued write finished; when it failed, `unwritten` of its bytes never reached the OS. */
+  onWrite(status: number, bytes: number, unwritten: number): void;
   onShutdown(status: number): void;
   onConnection(status: number): void;
   onConnect(status: number): void;
@@ -130,8 +132,8 @@ binding.setup(FRAME_TABLE, {
   onEnd(status: number, framerError: number) {
     this.owner?.onEnd(status, framerError);
   },
-  onWrite(status: number, bytes: number) {
-    this.owner?.onWrite(status, bytes);
+  onWrite(status: number, bytes: number, unwritten: number) {
+    this.owner?.onWrite(status, bytes, unwritten);
   },
   onShutdown(status: number) {
     this.owner?.onShutdown(status);
@@ -154,13 +156,15 @@ export const NativeStream = binding.Stream;
 /** A stream for a transport with these settings; a terminal also needs its descriptor and direction. */
 export function newStream(
   kind: number,
-  config: { framing: keyof typeof FramingCode; maxFrameSize: number; slabSize: number },
+  config: { framing: keyof typeof FramingCode; maxFrameSize: number; slabSize: number; envelope?: boolean },
   tty?: { fd: number; readable: boolean },
 ): NativeStream {
   const framing = FramingCode[config.framing];
+  // The envelope's header rides inside each frame: the reader leaves room for it.
+  const max = config.maxFrameSize + (config.envelope === true ? ENVELOPE_SLACK : 0);
   return tty === undefined
-    ? new NativeStream(kind, framing, config.maxFrameSize, config.slabSize)
-    : new NativeStream(kind, framing, config.maxFrameSize, config.slabSize, tty.fd, tty.readable);
+    ? new NativeStream(kind, framing, max, config.slabSize)
+    : new NativeStream(kind, framing, max, config.slabSize, tty.fd, tty.readable);
 }
 export const NativeProcess = binding.Process;
 export const constants = binding.constants;

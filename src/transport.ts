@@ -2,9 +2,10 @@ import { EventEmitter } from 'node:events';
 import { markAsUntransferable } from 'node:worker_threads';
 import type { TransportConfig } from './config';
 import { channels, debug } from './debug';
-import { ErrorCodes, TransportError, argTypeError, ipcError, systemError } from './errors';
+import { ErrorCodes, TransportError, argTypeError, ipcError, outOfRangeError, systemError } from './errors';
 import { FRAME_TABLE, FramerError, constants, type NativeOwner, type NativeStream } from './native';
 import { jsonMessages as jsonMessagesOf, sendJson as sendJsonOn } from './json';
+import { T_DATA, T_PING, T_PONG, T_SEQ, controlBody, controlFrame, readSeq, readU32Body, seqHeaderLength, u32Body, writeSeqHeader } from './envelope';
 
 export type TransportState = 'connecting' | 'open' | 'closing' | 'closed';
 
@@ -75,6 +76,50 @@ const UV_EOF = constants.UV_EOF;
 
 /** @internal Writes what is still queued, synchronously (openStdio's process 'exit' hook). */
 export const kFlushSync = Symbol('flushSync');
+/** @internal Turns the envelope on (src/envelope.ts): (mode: ENV_PLAIN | ENV_SEQ). */
+export const kEnvelope = Symbol('envelope');
+/** @internal Hands every received frame and control frame to a session instead of emitting them. */
+export const kSink = Symbol('sink');
+/** @internal Sends one data frame with its sequence number ('S'). */
+export const kSendSeq = Symbol('sendSeq');
+/** @internal Sends one control frame, already encoded. */
+export const kSendControl = Symbol('sendControl');
+/** @internal Asks the transport to keep, when it closes, the frames it never handed to the OS. */
+export const kKeepUnsent = Symbol('keepUnsent');
+/** @internal The frames kept by kKeepUnsent, in order, once closed; each call takes them. */
+export const kTakeUnsent = Symbol('takeUnsent');
+
+/** Envelope modes. */
+export const ENV_PLAIN = 1;
+export const ENV_SEQ = 2;
+
+/** @internal What a session (src/session.ts) receives from the transport under it. */
+export interface SessionSink {
+  /** A data frame; `seq` is its sequence number, or -1 for a frame without one. */
+  frame(frame: Buffer, seq: number): void;
+  /** A control frame other than ping and pong (which the transport answers itself). */
+  control(type: number, body: Buffer | null): void;
+}
+
+interface Ping {
+  sentAt: number;
+  timer: NodeJS.Timeout;
+  resolve: (rtt: number) => void;
+  reject: (err: Error) => void;
+}
+
+/**
+ * A write libuv still holds. For a batch, the buffer (reused once done) and its length; for a large
+ * frame, the frame itself (kept so it can be requeued). `queued` is how many of the last bytes libuv
+ * took over after the first synchronous attempt.
+ */
+interface InFlight {
+  batch: Buffer | null;
+  payload: Uint8Array | null;
+  len: number;
+  queued: number;
+  frames: number;
+}
 
 // A received frame is a Buffer view into its slab. `Buffer.from(arrayBuffer, offset, length)` checks its
 // arguments on every call, which is half the cost of delivering a small frame; this class is made the way
@@ -126,7 +171,10 @@ export class Transport extends EventEmitter implements MessageTransport {
   // Writes libuv still holds, oldest first (it completes them in order): the batch buffer each one
   // was made from, or null for a large frame written from the caller's memory. A finished batch is
   // kept for reuse, so a fast sender does not turn out a fresh 64 KiB buffer for the GC per write.
-  #inFlight: { batch: Buffer | null; frames: number }[] = [];
+  #inFlight: InFlight[] = [];
+  // The write that failed, and how many of its bytes never reached the OS (for kTakeUnsent).
+  #failedWrite: InFlight | null = null;
+  #failedUnwritten = 0;
   #inFlightHead = 0;
   #spare: Buffer[] = [];
   #drainScheduledAfterFlush = false;
@@ -156,6 +204,17 @@ export class Transport extends EventEmitter implements MessageTransport {
   #frameTimer: NodeJS.Timeout | null = null;
   #closePromise: Promise<void> | null = null;
   #resolveClose: (() => void) | null = null;
+
+  // The envelope, and a session that takes received frames instead of 'message' listeners.
+  #env = 0;
+  #hex = false;
+  #seqHeader = 0;
+  #sink: SessionSink | null = null;
+  #slabBytes: Buffer | null = null;
+  #pings = new Map<number, Ping>();
+  #pingId = 0;
+  #keepUnsent = false;
+  #unsent: Buffer[] | null = null;
 
   // Stats.
   #framesIn = 0;
@@ -189,7 +248,7 @@ export class Transport extends EventEmitter implements MessageTransport {
     const owner: NativeOwner = {
       onFrames: (slab, count) => this.#onFrames(slab, count),
       onEnd: (status, framerError) => this.#onEnd(status, framerError),
-      onWrite: (status, bytes) => this.#onWrite(status, bytes),
+      onWrite: (status, bytes, unwritten) => this.#onWrite(status, bytes, unwritten),
       onShutdown: (status) => this.#onShutdown(status),
       onConnection: () => {},
       onConnect: () => {},
@@ -235,7 +294,7 @@ export class Transport extends EventEmitter implements MessageTransport {
 
   /** True when both ends opted in to ping/pong control frames (`heartbeat: true` on listen and connect). */
   get heartbeat(): boolean {
-    return false;
+    return this.#env !== 0;
   }
 
   /**
@@ -244,8 +303,23 @@ export class Transport extends EventEmitter implements MessageTransport {
    * `timeout` ms (default 1000) and ERR_IPC_CLOSED if the transport closes first.
    */
   ping(timeout = 1000): Promise<number> {
-    void timeout;
-    return Promise.reject(ipcError(ErrorCodes.UNSUPPORTED, `ping() needs heartbeat: true on both ends (${this.endpoint})`, { address: this.endpoint }));
+    if (typeof timeout !== 'number' || !(timeout > 0)) throw outOfRangeError('timeout', 'a number > 0', timeout);
+    if (this.#env === 0) {
+      return Promise.reject(ipcError(ErrorCodes.UNSUPPORTED, `ping() needs heartbeat: true on both ends (${this.endpoint})`, { address: this.endpoint }));
+    }
+    if (this.#state !== 'open') {
+      return Promise.reject(ipcError(ErrorCodes.CLOSED, `ping() on a ${this.#state} transport (${this.endpoint})`, { address: this.endpoint }));
+    }
+    const id = (this.#pingId = (this.#pingId + 1) >>> 0);
+    return new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pings.delete(id);
+        reject(ipcError(ErrorCodes.PING_TIMEOUT, `${this.endpoint} did not answer a ping within ${timeout} ms`, { address: this.endpoint, timeout }));
+      }, timeout);
+      timer.unref();
+      this.#pings.set(id, { sentAt: performance.now(), timer, resolve, reject });
+      this.#enqueue(controlFrame(T_PING, u32Body(id), this.#hex), 0, 0);
+    });
   }
 
   get framing(): TransportConfig['framing'] {
@@ -261,12 +335,36 @@ export class Transport extends EventEmitter implements MessageTransport {
    * is done (`stats.bufferedBytes` drops, or `'drain'`).
    */
   send(frame: Uint8Array | string): boolean {
-    if (this.#state !== 'open' || this.#writerBroken) {
-      const exit = this.#child?.exit;
-      if (exit) throw this.#peerExited(exit, 0);
-      if (this.#writerBroken) return this.#acceptUnsendable();
-      throw ipcError(ErrorCodes.CLOSED, `send() on a ${this.#state} transport (${this.endpoint})`, { address: this.endpoint });
-    }
+    if (this.#state !== 'open' || this.#writerBroken) return this.#refuse();
+    const data = this.#checkFrame(frame);
+    return this.#enqueue(data, this.#env === 0 ? 0 : T_DATA, 0);
+  }
+
+  /** @internal A data frame with its sequence number (resume). */
+  [kSendSeq](frame: Uint8Array, seq: number): boolean {
+    if (this.#state !== 'open') return this.#refuse();
+    return this.#enqueue(frame, T_SEQ, seq);
+  }
+
+  /** @internal A control frame (src/envelope.ts), queued behind the frames sent before it. */
+  [kSendControl](frame: Buffer): void {
+    if (this.#state === 'open' || (this.#state === 'closing' && !this.#handleClosing)) this.#enqueue(frame, 0, 0);
+  }
+
+  /** A frame the connection failed under before it was queued: kept for requeueing, if asked. */
+  #lost(data: Uint8Array, type: number): boolean {
+    if (this.#keepUnsent && type !== 0 || (this.#keepUnsent && this.#env === 0)) (this.#unsent ??= []).push(Buffer.from(data));
+    return false;
+  }
+
+  #refuse(): boolean {
+    const exit = this.#child?.exit;
+    if (exit) throw this.#peerExited(exit, 0);
+    if (this.#writerBroken) return this.#acceptUnsendable();
+    throw ipcError(ErrorCodes.CLOSED, `send() on a ${this.#state} transport (${this.endpoint})`, { address: this.endpoint });
+  }
+
+  #checkFrame(frame: Uint8Array | string): Uint8Array {
     let data: Uint8Array;
     if (typeof frame === 'string') data = Buffer.from(frame, 'utf8');
     else if (frame instanceof Uint8Array) data = frame;
@@ -279,34 +377,46 @@ export class Transport extends EventEmitter implements MessageTransport {
       });
     }
     if (this.#framing === 1) checkLine(data);
+    return data;
+  }
 
+  /**
+   * Frames `data` and queues it. `type` is the envelope's type byte to put before it (0: none; the
+   * frame is a control frame or the envelope is off); `seq` goes with T_SEQ.
+   */
+  #enqueue(data: Uint8Array, type: number, seq: number): boolean {
+    const len = data.length;
+    const envLen = type === 0 ? 0 : type === T_DATA ? 1 : this.#seqHeader;
+    const payloadLen = envLen + len;
     let header = '';
     let headerLen = 4;
     if (this.#framing === 1) headerLen = 0;
     else if (this.#framing === 2) {
-      header = `Content-Length: ${len}\r\n\r\n`;
+      header = `Content-Length: ${payloadLen}\r\n\r\n`;
       headerLen = header.length;
     }
-    const wire = headerLen + len + (this.#framing === 1 ? 1 : 0);
+    const wire = headerLen + payloadLen + (this.#framing === 1 ? 1 : 0);
 
     if (len <= COPY_LIMIT) {
       let batch = this.#batch;
       if (batch === null || this.#batchLen + wire > batch.length) {
         if (this.#batchLen > 0) this.#flushBatch();
-        if (this.#state !== 'open') return false;
+        if (this.#handleClosing) return this.#lost(data, type);
         batch = this.#batch;
         if (batch === null) {
-          batch = this.#spare.pop() ?? Buffer.allocUnsafe(BATCH_SIZE);
+          batch = this.#spare.pop() ?? Buffer.allocUnsafe(Math.max(BATCH_SIZE, wire));
           this.#batch = batch;
         }
       }
       let pos = this.#batchLen;
       if (this.#framing === 0) {
-        batch.writeUInt32BE(len, pos);
+        batch.writeUInt32BE(payloadLen, pos);
         pos += 4;
       } else if (this.#framing === 2) {
         pos += batch.write(header, pos, 'latin1');
       }
+      if (type === T_DATA) batch[pos++] = T_DATA;
+      else if (type === T_SEQ) pos = writeSeqHeader(batch, pos, seq, this.#hex);
       batch.set(data, pos);
       pos += len;
       if (this.#framing === 1) batch[pos++] = 0x0a;
@@ -320,29 +430,36 @@ export class Transport extends EventEmitter implements MessageTransport {
     } else {
       // Keep the order: everything batched before this frame goes first.
       if (this.#batchLen > 0) this.#flushBatch();
-      if (this.#state !== 'open') return false;
+      if (this.#handleClosing) return this.#lost(data, type);
       let head: Uint8Array;
       let tail: Uint8Array | undefined;
+      const env = envLen === 0 ? null : Buffer.allocUnsafe(envLen);
+      if (env !== null) {
+        if (type === T_DATA) env[0] = T_DATA;
+        else writeSeqHeader(env, 0, seq, this.#hex);
+      }
       if (this.#framing === 0) {
-        const h = Buffer.allocUnsafe(4);
-        h.writeUInt32BE(len, 0);
+        const h = Buffer.allocUnsafe(4 + envLen);
+        h.writeUInt32BE(payloadLen, 0);
+        if (env !== null) env.copy(h, 4);
         head = h;
         tail = data;
       } else if (this.#framing === 2) {
-        head = Buffer.from(header, 'latin1');
+        head = env === null ? Buffer.from(header, 'latin1') : Buffer.concat([Buffer.from(header, 'latin1'), env]);
         tail = data;
       } else {
-        head = data;
+        // Lines: the frame's own bytes come first, so an envelope header costs a copy here.
+        head = env === null ? data : Buffer.concat([env, data]);
         tail = NEWLINE;
       }
       const queued = this.#writer.write(head, tail);
       if (queued < 0) {
         this.#unsendable++;
         this.#writeFailed(queued);
-        return false;
+        return this.#lost(data, type);
       }
       this.#buffered += queued;
-      if (queued > 0) this.#inFlight.push({ batch: null, frames: 1 });
+      if (queued > 0) this.#inFlight.push({ batch: null, payload: data, len: wire, queued, frames: 1 });
     }
     this.#framesOut++;
     this.#bytesOut += len;
@@ -394,7 +511,7 @@ export class Transport extends EventEmitter implements MessageTransport {
     this.#buffered -= len - queued;
     // Native code still holds a view of the batch: never write into it until that write is done.
     if (queued > 0) {
-      this.#inFlight.push({ batch, frames });
+      this.#inFlight.push({ batch, payload: null, len, queued, frames });
       this.#batch = null;
     }
     // The socket may have taken everything at once, and then no write completion will come to
@@ -416,16 +533,20 @@ export class Transport extends EventEmitter implements MessageTransport {
     }
   }
 
-  #onWrite(status: number, bytes: number): void {
+  #onWrite(status: number, bytes: number, unwritten: number): void {
     this.#buffered -= bytes;
     const done = this.#inFlight[this.#inFlightHead];
-    this.#inFlight[this.#inFlightHead++] = undefined as unknown as { batch: null; frames: number };
+    this.#inFlight[this.#inFlightHead++] = undefined as unknown as InFlight;
     if (this.#inFlightHead === this.#inFlight.length) {
       this.#inFlight.length = 0;
       this.#inFlightHead = 0;
     }
     if (status < 0) {
-      if (done !== undefined) this.#unsendable += done.frames;
+      if (done !== undefined) {
+        this.#unsendable += done.frames;
+        this.#failedWrite = done;
+        this.#failedUnwritten = unwritten;
+      }
       this.#writeFailed(status);
       return;
     }
@@ -444,6 +565,11 @@ export class Transport extends EventEmitter implements MessageTransport {
       // Native code keeps appending to this buffer: a worker postMessage must not be able to detach it.
       markAsUntransferable(slab);
       this.#lastSlab = slab;
+      this.#slabBytes = null;
+    }
+    if (this.#env !== 0 || this.#sink !== null) {
+      this.#onEnvelopedFrames(slab, count);
+      return;
     }
     this.#framesIn += count;
     let bytes = 0;
@@ -459,6 +585,158 @@ export class Transport extends EventEmitter implements MessageTransport {
     }
     this.#bytesIn += bytes;
     if (this.#backlog.length - this.#backlogHead >= this.#config.readableHighWaterMark) this.#updateReading();
+  }
+
+  /** Frames with the envelope on, or bound for a session: data to its consumer, control frames here. */
+  #onEnvelopedFrames(slab: ArrayBuffer, count: number): void {
+    const bytes = (this.#slabBytes ??= Buffer.from(slab));
+    this.#framesIn += count;
+    const sink = this.#sink;
+    for (let i = 0; i < count; i++) {
+      if (this.#handleClosing) break;
+      const start = FRAME_TABLE[2 * i]!;
+      const len = FRAME_TABLE[2 * i + 1]!;
+      if (this.#env === 0) {
+        this.#bytesIn += len;
+        sink!.frame(new FrameBuffer(slab, start, len) as Buffer, -1);
+        continue;
+      }
+      const type = len === 0 ? -1 : bytes[start]!;
+      if (type === T_DATA) {
+        const frame = new FrameBuffer(slab, start + 1, len - 1) as Buffer;
+        this.#bytesIn += len - 1;
+        if (sink !== null) sink.frame(frame, -1);
+        else this.#deliver(frame);
+        continue;
+      }
+      const whole = new FrameBuffer(slab, start, len) as Buffer;
+      if (type === T_SEQ && this.#env === ENV_SEQ && sink !== null) {
+        const seq = readSeq(whole, this.#hex);
+        if (seq < 0) {
+          this.#fail(ipcError(ErrorCodes.PROTOCOL, `${this.endpoint} sent a data frame with a malformed sequence number`, { address: this.endpoint }));
+          return;
+        }
+        this.#bytesIn += len - this.#seqHeader;
+        sink.frame(new FrameBuffer(slab, start + this.#seqHeader, len - this.#seqHeader) as Buffer, seq);
+        continue;
+      }
+      this.#framesIn--;
+      if (type === T_PING) {
+        const body = controlBody(whole, this.#hex);
+        if (readU32Body(body) >= 0) this.#enqueue(controlFrame(T_PONG, body, this.#hex), 0, 0);
+      } else if (type === T_PONG) {
+        const ping = this.#pings.get(readU32Body(controlBody(whole, this.#hex)));
+        if (ping !== undefined) {
+          this.#pings.delete(readU32Body(controlBody(whole, this.#hex)));
+          clearTimeout(ping.timer);
+          ping.resolve(performance.now() - ping.sentAt);
+        }
+      } else if (sink !== null && type !== -1) {
+        sink.control(type, controlBody(whole, this.#hex));
+      } else {
+        this.#fail(
+          ipcError(ErrorCodes.PROTOCOL, `${this.endpoint} sent a frame outside the envelope (type byte ${type}); is it using heartbeat/resume too?`, {
+            address: this.endpoint,
+          }),
+        );
+        return;
+      }
+    }
+    if (this.#backlog.length - this.#backlogHead >= this.#config.readableHighWaterMark) this.#updateReading();
+  }
+
+  #deliver(frame: Buffer): void {
+    if (!this.#paused && this.#backlogHead === this.#backlog.length && this.listenerCount('message') > 0) {
+      this.emit('message', frame);
+    } else {
+      this.#backlog.push(frame);
+    }
+  }
+
+  /** @internal */
+  [kEnvelope](mode: number): void {
+    this.#env = mode;
+    this.#hex = this.#framing === 1;
+    this.#seqHeader = seqHeaderLength(this.#hex);
+  }
+
+  /** @internal */
+  [kSink](sink: SessionSink | null): void {
+    this.#sink = sink;
+  }
+
+  /** @internal */
+  [kKeepUnsent](): void {
+    this.#keepUnsent = true;
+  }
+
+  /** @internal */
+  [kTakeUnsent](): Buffer[] {
+    const frames = this.#unsent ?? [];
+    this.#unsent = null;
+    return frames;
+  }
+
+  /**
+   * The frames queued here that never reached the OS, in order: those of the write that failed (past
+   * the bytes it got through), those libuv still holds (it reports how many bytes are left), and the
+   * batch not yet flushed. A frame cut in the middle counts as unsent: the peer cannot have had it whole.
+   */
+  #collectUnsent(): Buffer[] {
+    const out: Buffer[] = [];
+    if (this.#failedWrite !== null) {
+      this.#framesOf(this.#failedWrite, this.#failedWrite.len - this.#failedUnwritten, out);
+      this.#failedWrite = null;
+    }
+    let queuedTotal = 0;
+    for (let i = this.#inFlightHead; i < this.#inFlight.length; i++) queuedTotal += this.#inFlight[i]!.queued;
+    let progress = queuedTotal - this.#writer.writeQueueSize();
+    for (let i = this.#inFlightHead; i < this.#inFlight.length; i++) {
+      const w = this.#inFlight[i]!;
+      const step = Math.min(w.queued, Math.max(0, progress));
+      progress -= step;
+      this.#framesOf(w, w.len - w.queued + step, out);
+    }
+    if (this.#batch !== null && this.#batchLen > 0) {
+      this.#framesOf({ batch: this.#batch, payload: null, len: this.#batchLen, queued: this.#batchLen, frames: this.#batchFrames }, 0, out);
+    }
+    return out;
+  }
+
+  /** Appends to `out` a copy of each data frame of write `w` that ends past its first `sent` bytes. */
+  #framesOf(w: InFlight, sent: number, out: Buffer[]): void {
+    if (w.payload !== null) {
+      if (sent < w.len) out.push(Buffer.from(w.payload));
+      return;
+    }
+    const b = w.batch!;
+    let pos = 0;
+    while (pos < w.len) {
+      let start: number;
+      let end: number;
+      let next: number;
+      if (this.#framing === 0) {
+        start = pos + 4;
+        end = start + b.readUInt32BE(pos);
+        next = end;
+      } else if (this.#framing === 2) {
+        const sep = b.indexOf('\r\n\r\n', pos, 'latin1');
+        start = sep + 4;
+        end = start + Number.parseInt(b.toString('latin1', pos + 16, sep), 10);
+        next = end;
+      } else {
+        start = pos;
+        end = b.indexOf(0x0a, pos);
+        next = end + 1;
+      }
+      if (next > sent) {
+        const type = this.#env === 0 ? 0 : b[start];
+        if (type === 0) out.push(Buffer.from(b.subarray(start, end)));
+        else if (type === T_DATA) out.push(Buffer.from(b.subarray(start + 1, end)));
+        else if (type === T_SEQ) out.push(Buffer.from(b.subarray(start + this.#seqHeader, end)));
+      }
+      pos = next;
+    }
   }
 
   #scheduleDrain(): void {
@@ -606,9 +884,6 @@ export class Transport extends EventEmitter implements MessageTransport {
     if (this.#handleClosing) return;
     if (err !== undefined && this.#error === null) this.#error = err;
     this.#state = 'closing';
-    this.#batch = null;
-    this.#batchLen = 0;
-    this.#batchFrames = 0;
     this.#closeHandle();
   }
 
@@ -751,7 +1026,16 @@ export class Transport extends EventEmitter implements MessageTransport {
 
   #closeHandle(): void {
     if (this.#handleClosing) return;
+    if (this.#keepUnsent) this.#unsent = this.#collectUnsent();
     this.#handleClosing = true;
+    this.#batch = null;
+    this.#batchLen = 0;
+    this.#batchFrames = 0;
+    for (const ping of this.#pings.values()) {
+      clearTimeout(ping.timer);
+      ping.reject(ipcError(ErrorCodes.CLOSED, `${this.endpoint} closed before answering a ping`, { address: this.endpoint }));
+    }
+    this.#pings.clear();
     this.#state = 'closing';
     if (this.#closeTimer !== null) {
       clearTimeout(this.#closeTimer);
