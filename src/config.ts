@@ -36,6 +36,12 @@ export interface ConnectOptions extends TransportOptions {
   /** Default 10000 ms. */
   connectTimeout?: number;
   signal?: AbortSignal;
+  /**
+   * Ping/pong control frames (`t.ping()`, and the default probe of `monitor()`). The server must listen
+   * with `heartbeat: true` (or `resume: true`) too: the two ends shake hands when connecting, and
+   * connect() rejects with ERR_IPC_HANDSHAKE when the server does not answer. Default false.
+   */
+  heartbeat?: boolean;
 }
 
 export interface ListenOptions extends TransportOptions {
@@ -47,6 +53,21 @@ export interface ListenOptions extends TransportOptions {
   allowPeer?: (peer: Peer | null) => boolean;
   /** Refuse peers running as another user. Default true for abstract sockets (they have no file mode), false otherwise. */
   sameUserOnly?: boolean;
+  /** Speak the envelope with clients that connect with `heartbeat: true`: answer their pings, ping them. */
+  heartbeat?: boolean;
+  /**
+   * Resumable sessions for clients made with `reconnecting(..., { resume: true })`: each client's
+   * session survives its connection dropping, and frames are delivered exactly once, in order. Implies
+   * `heartbeat`. Every client must then speak the envelope. Default false.
+   */
+  resume?: boolean;
+  /** How long a resumable session waits for its client to come back. Default 30000 ms. */
+  resumeTimeout?: number;
+  /** Bounds of a resumable session's queue while its client is away (see `reconnecting()`). */
+  maxQueueBytes?: number;
+  maxQueueFrames?: number;
+  queuePolicy?: 'error' | 'drop-oldest';
+  queueTtl?: number;
 }
 
 export interface TransportConfig {
@@ -59,6 +80,8 @@ export interface TransportConfig {
   slabSize: number;
   frameTimeout: number;
   busyPoll: number;
+  /** @internal Frames carry the envelope (heartbeat or resume): readers leave room for its header. */
+  envelope?: boolean;
 }
 
 export const DEFAULTS: Readonly<TransportConfig> = Object.freeze({
@@ -94,8 +117,10 @@ export const MAX_FRAME_SIZE_LIMIT = 1024 * 1024 * 1024;
 
 const FRAMINGS: readonly Framing[] = ['length-prefixed', 'lines', 'content-length'];
 const TRANSPORT_KEYS = Object.keys(DEFAULTS);
-const CONNECT_KEYS = [...TRANSPORT_KEYS, 'connectTimeout', 'signal'];
-const LISTEN_KEYS = [...TRANSPORT_KEYS, 'mode', 'backlog', 'allowPeer', 'sameUserOnly'];
+const CONNECT_KEYS = [...TRANSPORT_KEYS, 'connectTimeout', 'signal', 'heartbeat'];
+const QUEUE_KEYS = ['maxQueueBytes', 'maxQueueFrames', 'queuePolicy', 'queueTtl'];
+const LISTEN_KEYS = [...TRANSPORT_KEYS, 'mode', 'backlog', 'allowPeer', 'sameUserOnly', 'heartbeat', 'resume', 'resumeTimeout', ...QUEUE_KEYS];
+const RECONNECT_KEYS = [...CONNECT_KEYS, 'initialDelay', 'maxDelay', 'factor', 'maxAttempts', 'resume', 'health', ...QUEUE_KEYS];
 
 function checkKeys(options: object, allowed: string[], what: string): void {
   for (const key of Object.keys(options)) {
@@ -145,15 +170,82 @@ export function transportConfig(raw: unknown, allowedKeys = TRANSPORT_KEYS, what
   };
 }
 
-export function connectConfig(raw: unknown): TransportConfig & { connectTimeout: number; signal: AbortSignal | undefined } {
+function bool(o: Record<string, unknown>, name: string): boolean {
+  const v = o[name];
+  if (v === undefined) return false;
+  if (typeof v !== 'boolean') throw argTypeError(`options.${name}`, 'a boolean', v);
+  return v;
+}
+
+export type ConnectConfig = TransportConfig & { connectTimeout: number; signal: AbortSignal | undefined; heartbeat: boolean };
+
+export function connectConfig(raw: unknown, allowedKeys = CONNECT_KEYS, what = 'connect()'): ConnectConfig {
   const o = options(raw);
-  const base = transportConfig(o, CONNECT_KEYS, 'connect()');
+  const base = transportConfig(o, allowedKeys, what);
   const signal = o.signal;
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw argTypeError('options.signal', 'an AbortSignal', signal);
+  const heartbeat = bool(o, 'heartbeat');
   return {
     ...base,
+    envelope: heartbeat,
     connectTimeout: int(o, 'connectTimeout', 1, 2 ** 31 - 1, CONNECT_DEFAULTS.connectTimeout),
     signal: signal as AbortSignal | undefined,
+    heartbeat,
+  };
+}
+
+export interface QueueOptions {
+  /** Bytes of frames the queue may hold. Default 64 MiB. */
+  maxQueueBytes?: number;
+  /** Frames the queue may hold. Default unlimited. */
+  maxQueueFrames?: number;
+  /** When full: `'error'` (send() throws ERR_IPC_QUEUE_FULL) or `'drop-oldest'` (a `'drop'` event each). Default 'error'. */
+  queuePolicy?: 'error' | 'drop-oldest';
+  /** Milliseconds a frame may wait to be written before it is dropped (a `'drop'` event). Default 0: forever. */
+  queueTtl?: number;
+}
+
+export const QUEUE_DEFAULTS = Object.freeze({
+  maxQueueBytes: 64 * 1024 * 1024,
+  maxQueueFrames: Number.POSITIVE_INFINITY,
+  queuePolicy: 'error' as const,
+  queueTtl: 0,
+});
+
+export function queueConfig(o: Record<string, unknown>): { maxQueueBytes: number; maxQueueFrames: number; queuePolicy: 'error' | 'drop-oldest'; queueTtl: number } {
+  const policy = o.queuePolicy ?? QUEUE_DEFAULTS.queuePolicy;
+  if (policy !== 'error' && policy !== 'drop-oldest') throw argValueError(`options.queuePolicy must be 'error' or 'drop-oldest'. Received ${String(policy)}`);
+  const maxQueueFrames = o.maxQueueFrames === Number.POSITIVE_INFINITY ? Number.POSITIVE_INFINITY : int(o, 'maxQueueFrames', 1, 2 ** 31 - 1, QUEUE_DEFAULTS.maxQueueFrames);
+  return {
+    maxQueueBytes: int(o, 'maxQueueBytes', 1, 2 ** 40, QUEUE_DEFAULTS.maxQueueBytes),
+    maxQueueFrames,
+    queuePolicy: policy,
+    queueTtl: int(o, 'queueTtl', 0, 2 ** 31 - 1, QUEUE_DEFAULTS.queueTtl),
+  };
+}
+
+export const RECONNECT_DEFAULTS = Object.freeze({ initialDelay: 100, maxDelay: 30_000, factor: 2, maxAttempts: Number.POSITIVE_INFINITY });
+
+export function reconnectConfig(raw: unknown) {
+  const o = options(raw);
+  const base = connectConfig(o, RECONNECT_KEYS, 'reconnecting()');
+  const resume = bool(o, 'resume');
+  const factor = o.factor ?? RECONNECT_DEFAULTS.factor;
+  if (typeof factor !== 'number' || !(factor >= 1) || !Number.isFinite(factor)) throw outOfRangeError('options.factor', 'a finite number >= 1', factor);
+  const maxAttempts = o.maxAttempts === Number.POSITIVE_INFINITY ? Number.POSITIVE_INFINITY : int(o, 'maxAttempts', 1, 2 ** 31 - 1, RECONNECT_DEFAULTS.maxAttempts);
+  const initialDelay = int(o, 'initialDelay', 0, 2 ** 31 - 1, RECONNECT_DEFAULTS.initialDelay);
+  const maxDelay = int(o, 'maxDelay', 0, 2 ** 31 - 1, Math.max(RECONNECT_DEFAULTS.maxDelay, initialDelay));
+  if (maxDelay < initialDelay) throw outOfRangeError('options.maxDelay', `>= initialDelay (${initialDelay})`, maxDelay);
+  return {
+    ...base,
+    envelope: base.heartbeat || resume,
+    resume,
+    initialDelay,
+    maxDelay,
+    factor,
+    maxAttempts,
+    health: o.health,
+    queue: queueConfig(o),
   };
 }
 
@@ -162,6 +254,10 @@ export function listenConfig(raw: unknown): TransportConfig & {
   backlog: number;
   allowPeer: ((peer: Peer | null) => boolean) | undefined;
   sameUserOnly: boolean | undefined;
+  heartbeat: boolean;
+  resume: boolean;
+  resumeTimeout: number;
+  queue: ReturnType<typeof queueConfig>;
 } {
   const o = options(raw);
   const base = transportConfig(o, LISTEN_KEYS, 'listen()');
@@ -175,5 +271,10 @@ export function listenConfig(raw: unknown): TransportConfig & {
     backlog: int(o, 'backlog', 1, 65535, LISTEN_DEFAULTS.backlog),
     allowPeer: allowPeer as ((peer: Peer | null) => boolean) | undefined,
     sameUserOnly: sameUserOnly as boolean | undefined,
+    heartbeat: bool(o, 'heartbeat'),
+    resume: bool(o, 'resume'),
+    envelope: bool(o, 'heartbeat') || bool(o, 'resume'),
+    resumeTimeout: int(o, 'resumeTimeout', 1, 2 ** 31 - 1, 30_000),
+    queue: queueConfig(o),
   };
 }

@@ -1,5 +1,7 @@
 import dns = require('node:dns');
-import { connectConfig, type ConnectOptions, type TransportConfig } from './config';
+import { connectConfig, type ConnectConfig, type ConnectOptions, type TransportConfig } from './config';
+import { F_HEARTBEAT, PROTOCOL_VERSION, SESSION_ID_BYTES } from './envelope';
+import { clientHandshake } from './session';
 import { resolveEndpoint, unixAddressBytes, type Endpoint, type ResolvedEndpoint } from './endpoint';
 import { ErrorCodes, TransportError, abortError, ipcError, systemError } from './errors';
 import { NativeStream, StreamKind, constants, newStream, type NativeOwner } from './native';
@@ -15,6 +17,18 @@ const { UV_EAGAIN } = constants;
 export function connect(endpoint: Endpoint, options?: ConnectOptions): Promise<Transport> {
   const ep = resolveEndpoint(endpoint);
   const config = connectConfig(options);
+  if (!config.heartbeat) return connectTo(ep, config);
+  const started = Date.now();
+  return connectTo(ep, config).then(async (t) => {
+    // The handshake shares connectTimeout with the connection itself.
+    const left = Math.max(1, config.connectTimeout - (Date.now() - started));
+    await clientHandshake(t, { version: PROTOCOL_VERSION, flags: F_HEARTBEAT, session: Buffer.alloc(SESSION_ID_BYTES), received: 0, first: 1 }, left);
+    return t;
+  });
+}
+
+/** @internal Opens a connection (no handshake). */
+export function connectTo(ep: ResolvedEndpoint, config: ConnectConfig): Promise<Transport> {
   return new Promise<Transport>((resolve, reject) => {
     const signal = config.signal;
     let settled = false;

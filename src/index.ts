@@ -10,3 +10,7 @@ export { openStdio, spawnStdio, StdioTransport, type OpenStdioOptions, type Spaw
 export { sendJson, jsonMessages } from './json';
 export { monitor, HealthMonitor, type HealthOptions, type HealthStats } from './health';
 export { createPool, Pool, type PoolOptions, type PoolStats } from './pool';
+export { reconnecting, ReconnectingTransport, type ReconnectOptions } from './reconnect';
+export { Session, type DropReason, type QueuePolicy, type SessionStats } from './session';
+export { ServerSession } from './server';
+export type { QueueOptions } from './config';

@@ -1,5 +1,11 @@
 import { ErrorCodes, TransportError } from './errors';
-import type { Transport } from './transport';
+/** What sendJson() and jsonMessages() need of a transport. */
+export interface JsonCapable {
+  readonly endpoint: string;
+  send(frame: Uint8Array): boolean;
+  emit(event: 'invalid', err: unknown, frame: Buffer): boolean;
+  [Symbol.asyncIterator](): AsyncIterator<Buffer>;
+}
 
 // Invalid UTF-8 must be reported, not turned into U+FFFD: a replaced byte inside a string would parse
 // and hand the application text the peer never sent.
@@ -13,7 +19,7 @@ const decoder = new TextDecoder('utf-8', { fatal: true });
  * Any framing works: `JSON.stringify` without an indent never writes a raw newline, so a value always
  * fits on one line.
  */
-export function sendJson(t: Transport, value: unknown): boolean {
+export function sendJson(t: JsonCapable, value: unknown): boolean {
   let text: string | undefined;
   try {
     text = JSON.stringify(value);
@@ -52,7 +58,7 @@ export function parseJsonFrame(frame: Uint8Array, endpoint: string): unknown {
  * ERR_IPC_INVALID_JSON, frame the raw bytes) and the next frame follows. Ends when the transport closes
  * and throws its error; leaving the loop early closes the transport.
  */
-export function jsonMessages(t: Transport): AsyncIterableIterator<unknown> {
+export function jsonMessages(t: JsonCapable): AsyncIterableIterator<unknown> {
   const frames = t[Symbol.asyncIterator]();
   const iterator: AsyncIterableIterator<unknown> = {
     next: async (): Promise<IteratorResult<unknown>> => {

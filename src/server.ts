@@ -3,9 +3,11 @@ import { EventEmitter } from 'node:events';
 import { listenConfig, type ListenOptions } from './config';
 import { channels, debug } from './debug';
 import { resolveEndpoint, unixAddressBytes, type Endpoint, type ResolvedEndpoint } from './endpoint';
-import { TransportError, systemError } from './errors';
+import { F_HEARTBEAT, F_RESUME, F_RESUMED, PROTOCOL_VERSION, T_HELLO, decodeHello, encodeHello, type Hello } from './envelope';
+import { ErrorCodes, TransportError, ipcError, systemError } from './errors';
+import { Session } from './session';
 import { NativeStream, StreamKind, constants, newStream, type NativeOwner } from './native';
-import { Transport, peerOf, type Peer } from './transport';
+import { ENV_PLAIN, ENV_SEQ, Transport, kEnvelope, kSendControl, kSink, peerOf, type Peer } from './transport';
 import { bindFile, checkDirectory, checkExisting, ensurePrivateDir, pathTooLong, unlinkIfOurs, type BoundFile } from './unix';
 
 type Handle = NativeStream;
@@ -25,7 +27,8 @@ export class Server extends EventEmitter {
   #kind: number;
   #file: string | null;
   #bound: BoundFile | null;
-  #connections = new Set<Transport>();
+  #connections = new Set<Transport | ServerSession>();
+  #sessions = new Map<string, ServerSession>();
   #closePromise: Promise<void> | null = null;
   #handleClosed: Promise<void>;
   #sameUserOnly: boolean;
@@ -110,7 +113,66 @@ export class Server extends EventEmitter {
     const t = new Transport(client, c, this.endpoint, peer);
     this.#connections.add(t);
     t.once('close', () => this.#connections.delete(t));
-    this.emit('connection', t);
+    if (c.envelope) this.#handshake(t);
+    else this.emit('connection', t);
+  }
+
+  /**
+   * With heartbeat or resume, a client's first frame must be its hello (src/envelope.ts). We answer
+   * with ours, then hand over a heartbeat transport, or a resumable session: a new one is announced by
+   * 'connection', a known one takes the connection over silently and replays what its client missed.
+   */
+  #handshake(t: Transport): void {
+    const c = this.#config;
+    const hex = t.framing === 'lines';
+    t[kEnvelope](ENV_PLAIN);
+    const ignore = (): void => {};
+    // Nobody listens to this transport yet: a failed handshake must not become an uncaught 'error'.
+    t.on('error', ignore);
+    const refuse = (why: string): void => {
+      debug('handshake refused on %s: %s', this.endpoint, why);
+      this.emit('handshakeError', ipcError(ErrorCodes.HANDSHAKE, `${this.endpoint}: ${why}`, { address: this.endpoint }));
+      t.destroy();
+    };
+    const timer = setTimeout(() => refuse(`no handshake within ${HANDSHAKE_TIMEOUT} ms (the client must connect with heartbeat: true or resume: true)`), HANDSHAKE_TIMEOUT);
+    t.once('close', () => clearTimeout(timer));
+    t[kSink]({
+      frame: () => refuse('the client sent data before its handshake (it must connect with heartbeat: true or resume: true)'),
+      control: (type, body) => {
+        const hello = type === T_HELLO ? decodeHello(body) : null;
+        if (hello === null) return refuse('the first frame was not a handshake');
+        if (hello.version !== PROTOCOL_VERSION) return refuse(`the client speaks envelope version ${hello.version}, not ${PROTOCOL_VERSION}`);
+        clearTimeout(timer);
+        t.off('error', ignore);
+        if ((hello.flags & F_RESUME) === 0 || !c.resume) {
+          const flags = F_HEARTBEAT | (c.resume ? F_RESUME : 0);
+          t[kSink](null);
+          t[kSendControl](encodeHello({ version: PROTOCOL_VERSION, flags, session: hello.session, received: 0, first: 1 }, hex));
+          if ((hello.flags & F_RESUME) !== 0) return; // the client gives up: the server does not resume
+          this.emit('connection', t);
+          return;
+        }
+        this.#connections.delete(t);
+        const key = hello.session.toString('hex');
+        let session = this.#sessions.get(key);
+        const known = session !== undefined;
+        if (session === undefined) {
+          const created = new ServerSession(this.endpoint, c, hello.session, t.peer);
+          session = created;
+          this.#sessions.set(key, created);
+          this.#connections.add(created);
+          created.once('close', () => {
+            this.#sessions.delete(key);
+            this.#connections.delete(created);
+          });
+        }
+        t[kEnvelope](ENV_SEQ);
+        t[kSink](null);
+        t[kSendControl](encodeHello(session.hello(F_HEARTBEAT | F_RESUME | (known ? F_RESUMED : 0)), hex));
+        session.adopt(t, hello, !known);
+        if (!known) this.emit('connection', session);
+      },
+    });
   }
 
   /**
@@ -185,6 +247,62 @@ export class Server extends EventEmitter {
       [Symbol.asyncIterator]: () => it,
     };
     return it;
+  }
+}
+
+/** How long a client of a heartbeat or resume server has to send its hello. */
+const HANDSHAKE_TIMEOUT = 10_000;
+
+/**
+ * The server's side of a resumable session (`listen(..., { resume: true })`): a transport that
+ * outlives its client's connections. While the client is away, frames sent are queued; the session
+ * waits `resumeTimeout` for it, then closes, reporting what it could not deliver as `'drop'` events
+ * (reason `'expired'`). Events: `disconnect` (cause), `reconnect`, and a transport's own.
+ */
+export class ServerSession extends Session {
+  readonly peer: Peer | null;
+  #resumeTimeout: number;
+  #expiry: NodeJS.Timeout | null = null;
+
+  /** @internal */
+  constructor(endpoint: string, config: Config, id: Buffer, peer: Peer | null) {
+    super(endpoint, config, config.queue, true, id);
+    this.peer = peer;
+    this.#resumeTimeout = config.resumeTimeout;
+  }
+
+  /** @internal A connection of this session's client, after the handshake. */
+  adopt(t: Transport, hello: Hello, fresh: boolean): void {
+    const old = this.conn;
+    if (old !== null) {
+      // The client came back before we saw its old connection drop: that one is dead.
+      this.conn = null;
+      old.destroy();
+    }
+    if (this.#expiry !== null) {
+      clearTimeout(this.#expiry);
+      this.#expiry = null;
+    }
+    const again = !fresh;
+    this.attach(t, hello, fresh);
+    if (again) this.emit('reconnect');
+  }
+
+  protected override onDetached(err: Error | null): void {
+    this.emit('disconnect', err);
+    if (this.peerEnded) return;
+    this.#expiry = setTimeout(() => {
+      this.#expiry = null;
+      debug('session on %s expired: its client did not come back within %d ms', this.endpoint, this.#resumeTimeout);
+      this.dropAll('expired');
+      this.destroy();
+    }, this.#resumeTimeout);
+    if (this.unrefd) this.#expiry.unref();
+  }
+
+  protected override onClosed(): void {
+    if (this.#expiry !== null) clearTimeout(this.#expiry);
+    this.#expiry = null;
   }
 }
 

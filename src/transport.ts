@@ -353,7 +353,7 @@ export class Transport extends EventEmitter implements MessageTransport {
 
   /** A frame the connection failed under before it was queued: kept for requeueing, if asked. */
   #lost(data: Uint8Array, type: number): boolean {
-    if (this.#keepUnsent && type !== 0 || (this.#keepUnsent && this.#env === 0)) (this.#unsent ??= []).push(Buffer.from(data));
+    if (this.#keepUnsent && (type !== 0 || this.#env === 0)) (this.#unsent ??= []).push(Buffer.from(data));
     return false;
   }
 
@@ -365,19 +365,7 @@ export class Transport extends EventEmitter implements MessageTransport {
   }
 
   #checkFrame(frame: Uint8Array | string): Uint8Array {
-    let data: Uint8Array;
-    if (typeof frame === 'string') data = Buffer.from(frame, 'utf8');
-    else if (frame instanceof Uint8Array) data = frame;
-    else throw argTypeError('frame', 'a Buffer, Uint8Array or string', frame);
-    const len = data.length;
-    if (len > this.#config.maxFrameSize) {
-      throw ipcError(ErrorCodes.FRAME_TOO_LARGE, `Frame of ${len} bytes is larger than maxFrameSize (${this.#config.maxFrameSize})`, {
-        size: len,
-        maxFrameSize: this.#config.maxFrameSize,
-      });
-    }
-    if (this.#framing === 1) checkLine(data);
-    return data;
+    return checkFrame(frame, this.#config);
   }
 
   /**
@@ -591,14 +579,19 @@ export class Transport extends EventEmitter implements MessageTransport {
   #onEnvelopedFrames(slab: ArrayBuffer, count: number): void {
     const bytes = (this.#slabBytes ??= Buffer.from(slab));
     this.#framesIn += count;
-    const sink = this.#sink;
     for (let i = 0; i < count; i++) {
       if (this.#handleClosing) break;
+      // A handshake hands the stream to a session in the middle of a read: look again each frame.
+      const sink = this.#sink;
       const start = FRAME_TABLE[2 * i]!;
       const len = FRAME_TABLE[2 * i + 1]!;
       if (this.#env === 0) {
         this.#bytesIn += len;
-        sink!.frame(new FrameBuffer(slab, start, len) as Buffer, -1);
+        if (sink === null) {
+          this.#deliver(new FrameBuffer(slab, start, len) as Buffer);
+          continue;
+        }
+        sink.frame(new FrameBuffer(slab, start, len) as Buffer, -1);
         continue;
       }
       const type = len === 0 ? -1 : bytes[start]!;
@@ -1190,6 +1183,23 @@ export function peerOf(cred: [number, number, number] | [number] | null): Peer |
   if (cred === null) return null;
   if (cred.length === 1) return { pid: cred[0] };
   return { pid: cred[0], uid: cred[1], gid: cred[2] };
+}
+
+/** @internal What send() refuses at the call: a wrong type, a frame past maxFrameSize, a bad line. */
+export function checkFrame(frame: Uint8Array | string, config: TransportConfig): Uint8Array {
+  let data: Uint8Array;
+  if (typeof frame === 'string') data = Buffer.from(frame, 'utf8');
+  else if (frame instanceof Uint8Array) data = frame;
+  else throw argTypeError('frame', 'a Buffer, Uint8Array or string', frame);
+  const len = data.length;
+  if (len > config.maxFrameSize) {
+    throw ipcError(ErrorCodes.FRAME_TOO_LARGE, `Frame of ${len} bytes is larger than maxFrameSize (${config.maxFrameSize})`, {
+      size: len,
+      maxFrameSize: config.maxFrameSize,
+    });
+  }
+  if (config.framing === 'lines') checkLine(data);
+  return data;
 }
 
 function checkLine(data: Uint8Array): void {

@@ -1,0 +1,827 @@
+// A session: one logical transport that outlives the connections under it. It queues what is sent
+// while no connection is up, requeues what a dropped connection never wrote, and, with `resume`,
+// numbers every frame, keeps it until the peer acknowledges it and replays the rest on the next
+// connection, while dropping the duplicates the peer replays to us. The client side
+// (ReconnectingTransport, src/reconnect.ts) dials the connections; the server side (src/server.ts)
+// waits for the client to come back.
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { TransportConfig } from './config';
+import { debug } from './debug';
+import { ENV_PLAIN, ENV_SEQ, Transport, checkFrame, kEnvelope, kKeepUnsent, kSendControl, kSendSeq, kSink, kTakeUnsent, type MessageTransport, type SessionSink, type TransportState, type TransportStats } from './transport';
+import {
+  F_HEARTBEAT,
+  F_RESUME,
+  F_RESUMED,
+  PROTOCOL_VERSION,
+  SESSION_ID_BYTES,
+  T_ACK,
+  T_BYE,
+  T_HELLO,
+  controlFrame,
+  decodeHello,
+  encodeHello,
+  readU64Body,
+  u64Body,
+  type Hello,
+} from './envelope';
+import { ErrorCodes, ipcError } from './errors';
+import { jsonMessages as jsonMessagesOf, sendJson as sendJsonOn } from './json';
+
+export type QueuePolicy = 'error' | 'drop-oldest';
+
+/** Why a frame given to `send()` was dropped (the `'drop'` event's second argument). */
+export type DropReason = 'queue-full' | 'ttl' | 'closed' | 'exit' | 'expired';
+
+export interface QueueConfig {
+  maxQueueBytes: number;
+  maxQueueFrames: number;
+  queuePolicy: QueuePolicy;
+  /** Milliseconds a frame may wait to be written before it is dropped; 0: no limit. */
+  queueTtl: number;
+}
+
+export interface SessionStats extends TransportStats {
+  /** Frames waiting to be written, and (resume) written but not yet acknowledged. */
+  queuedFrames: number;
+  queuedBytes: number;
+  /** Connections made after the first. */
+  reconnects: number;
+  /** Frames the peer sent twice (a replay after a reconnect) and that were delivered once. */
+  duplicates: number;
+}
+
+// Acknowledge after this many delivered frames, or this many ms after the first unacknowledged one.
+const ACK_EVERY = 256;
+const ACK_DELAY = 10;
+const COPY_LIMIT = 16 * 1024;
+
+interface Item {
+  data: Uint8Array;
+  /** Sequence number (resume), else 0. */
+  seq: number;
+  /** When send() took it (ms, performance clock), for queueTtl. */
+  at: number;
+  /** Written on some connection: no longer subject to queueTtl. */
+  sent: boolean;
+}
+
+// Sessions with frames still queued, for the 'exit' report (frames an unref()'d session never sent).
+const live = new Set<Session>();
+let exitHooked = false;
+function track(s: Session): void {
+  live.add(s);
+  if (exitHooked) return;
+  exitHooked = true;
+  process.on('exit', () => {
+    for (const session of live) session.dropAll('exit');
+  });
+}
+
+/** The logical transport; see the file comment. Not constructed directly. */
+export class Session extends EventEmitter implements MessageTransport {
+  readonly endpoint: string;
+  /** Frames are numbered, acknowledged and replayed across connections (`resume: true`). */
+  readonly resumable: boolean;
+  /** Random id of a resumable session (zeros without resume). */
+  readonly sessionId: Buffer;
+
+  protected conn: Transport | null = null;
+  protected config: TransportConfig;
+  protected queueConfig: QueueConfig;
+  #state: TransportState = 'connecting';
+  #unrefd = false;
+
+  // Outgoing: frames not yet written anywhere and, with resume, frames written but not acknowledged
+  // (the first #sentCount of them are on the current connection).
+  #queue: Item[] = [];
+  #head = 0;
+  #queuedBytes = 0;
+  #sentCount = 0;
+  #nextSeq = 1;
+  #pumping = false;
+  #needDrain = false;
+
+  // Incoming (resume): the last sequence number delivered, and the last one acknowledged.
+  #delivered = 0;
+  #acked = 0;
+  #ackTimer: NodeJS.Timeout | null = null;
+
+  // The consumer.
+  #paused = false;
+  #backlog: Buffer[] = [];
+  #backlogHead = 0;
+  #connPaused = false;
+
+  // Closing.
+  #closePromise: Promise<void> | null = null;
+  #resolveClose: (() => void) | null = null;
+  #closeTimer: NodeJS.Timeout | null = null;
+  #closed = false;
+
+  // Stats.
+  #framesIn = 0;
+  #framesOut = 0;
+  #bytesIn = 0;
+  #bytesOut = 0;
+  #duplicates = 0;
+  #connections = 0;
+  #createdAt = Date.now();
+  #lastActivityAt = this.#createdAt;
+  #ttlTimer: NodeJS.Timeout | null = null;
+
+  /** @internal */
+  constructor(endpoint: string, config: TransportConfig, queue: QueueConfig, resume: boolean, sessionId?: Buffer) {
+    super();
+    this.endpoint = endpoint;
+    this.config = config;
+    this.queueConfig = queue;
+    this.resumable = resume;
+    this.sessionId = sessionId ?? (resume ? randomBytes(SESSION_ID_BYTES) : Buffer.alloc(SESSION_ID_BYTES));
+  }
+
+  get state(): TransportState {
+    return this.#state;
+  }
+
+  /** True while a connection is up. */
+  get connected(): boolean {
+    return this.conn !== null;
+  }
+
+  get heartbeat(): boolean {
+    return this.conn?.heartbeat ?? false;
+  }
+
+  get framing(): TransportConfig['framing'] {
+    return this.config.framing;
+  }
+
+  get isPaused(): boolean {
+    return this.#paused;
+  }
+
+  get stats(): SessionStats {
+    const c = this.conn?.stats;
+    return {
+      framesIn: this.#framesIn,
+      framesOut: this.#framesOut,
+      bytesIn: this.#bytesIn,
+      bytesOut: this.#bytesOut,
+      bufferedBytes: this.#queuedBytes + (c?.bufferedBytes ?? 0),
+      createdAt: this.#createdAt,
+      lastActivityAt: c === undefined ? this.#lastActivityAt : Math.max(this.#lastActivityAt, c.lastActivityAt),
+      busyPollTime: c?.busyPollTime ?? 0,
+      queuedFrames: this.#queue.length - this.#head,
+      queuedBytes: this.#queuedBytes,
+      reconnects: Math.max(0, this.#connections - 1),
+      duplicates: this.#duplicates,
+    };
+  }
+
+  // --- sending -----------------------------------------------------------------------------------
+
+  /**
+   * Sends one frame, or queues it while no connection is up. Returns false when the caller should wait
+   * for `'drain'`. Throws ERR_IPC_QUEUE_FULL when the queue is full under the 'error' policy.
+   */
+  send(frame: Uint8Array | string): boolean {
+    if (this.#state === 'closing' || this.#state === 'closed') {
+      throw ipcError(ErrorCodes.CLOSED, `send() on a ${this.#state} transport (${this.endpoint})`, { address: this.endpoint });
+    }
+    const data = checkFrame(frame, this.config);
+    const conn = this.conn;
+    this.#framesOut++;
+    this.#bytesOut += data.length;
+    if (!this.resumable) {
+      // Connected with nothing waiting: straight through, like a bare transport.
+      if (conn !== null && conn.state === 'open' && this.#head === this.#queue.length && !this.#pumping) return conn.send(data);
+      this.#push(data, 0);
+      this.#pump();
+      return this.#belowHighWater();
+    }
+    const seq = this.#nextSeq++;
+    const ready = conn !== null && conn.state === 'open' && this.#sentCount === this.#queue.length - this.#head && !this.#pumping;
+    this.#push(data, seq);
+    if (!ready) {
+      this.#pump();
+      return this.#belowHighWater();
+    }
+    this.#sentCount++;
+    this.#queue[this.#queue.length - 1]!.sent = true;
+    return conn[kSendSeq](data, seq) && this.#belowHighWater();
+  }
+
+  sendJson(value: unknown): boolean {
+    return sendJsonOn(this, value);
+  }
+
+  jsonMessages(): AsyncIterableIterator<unknown> {
+    return jsonMessagesOf(this);
+  }
+
+  ping(timeout?: number): Promise<number> {
+    if (this.conn === null) {
+      return Promise.reject(ipcError(ErrorCodes.CLOSED, `ping(): ${this.endpoint} is not connected`, { address: this.endpoint }));
+    }
+    return this.conn.ping(timeout);
+  }
+
+  #belowHighWater(): boolean {
+    if (this.#queuedBytes < this.config.writableHighWaterMark) return true;
+    this.#needDrain = true;
+    return false;
+  }
+
+  /** Adds a frame at the tail, applying the queue's bounds and policy first. */
+  #push(data: Uint8Array, seq: number): void {
+    const q = this.queueConfig;
+    const len = data.length;
+    while (this.#queuedBytes + len > q.maxQueueBytes || this.#queue.length - this.#head + 1 > q.maxQueueFrames) {
+      if (q.queuePolicy === 'error' || this.#head === this.#queue.length) {
+        this.#framesOut--;
+        this.#bytesOut -= len;
+        if (seq !== 0) this.#nextSeq--;
+        throw ipcError(
+          ErrorCodes.QUEUE_FULL,
+          `The send queue of ${this.endpoint} is full (${this.#queue.length - this.#head} frames, ${this.#queuedBytes} bytes; maxQueueFrames ${q.maxQueueFrames}, maxQueueBytes ${q.maxQueueBytes})`,
+          { address: this.endpoint, queuedFrames: this.#queue.length - this.#head, queuedBytes: this.#queuedBytes },
+        );
+      }
+      this.#dropHead('queue-full');
+    }
+    // A small frame is copied (send() lets the caller reuse its buffer at once, as a bare transport
+    // does); a large one is held as given and must not change until it is written (or acknowledged).
+    const copy = len <= COPY_LIMIT ? Buffer.from(data) : data;
+    this.#queue.push({ data: copy, seq, at: performance.now(), sent: false });
+    this.#queuedBytes += len;
+    if (!this.#unrefd || !live.has(this)) track(this);
+    if (this.conn === null) this.#armTtl();
+    this.onQueueChanged();
+  }
+
+  #dropHead(reason: DropReason): void {
+    const item = this.#queue[this.#head]!;
+    this.#queue[this.#head++] = undefined as unknown as Item;
+    this.#queuedBytes -= item.data.length;
+    if (this.#sentCount > 0) this.#sentCount--;
+    this.#compact();
+    debug('drop %s (%s)', this.endpoint, reason);
+    this.emit('drop', item.data, reason);
+  }
+
+  #compact(): void {
+    if (this.#head === this.#queue.length) {
+      this.#queue = [];
+      this.#head = 0;
+      live.delete(this);
+      this.onQueueChanged();
+    } else if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+
+  /** @internal Every frame still queued is reported dropped (process exit, close, expiry). */
+  dropAll(reason: DropReason): void {
+    while (this.#head < this.#queue.length) this.#dropHead(reason);
+    this.#sentCount = 0;
+  }
+
+  /** Writes queued frames on the current connection, in order, pausing on its backpressure. */
+  #pump(): void {
+    const conn = this.conn;
+    if (conn === null || this.#pumping) return;
+    this.#pumping = true;
+    try {
+      const ttl = this.queueConfig.queueTtl;
+      const now = ttl > 0 ? performance.now() : 0;
+      while (this.conn === conn && conn.state === 'open') {
+        const index = this.#head + (this.resumable ? this.#sentCount : 0);
+        if (index >= this.#queue.length) break;
+        const item = this.#queue[index]!;
+        if (ttl > 0 && !item.sent && now - item.at > ttl) {
+          // Only a frame never written can expire; with resume, the ones before it are written.
+          if (index === this.#head) {
+            this.#dropHead('ttl');
+            continue;
+          }
+        }
+        let more: boolean;
+        if (this.resumable) {
+          this.#sentCount++;
+          item.sent = true;
+          more = conn[kSendSeq](item.data, item.seq);
+        } else {
+          this.#queue[this.#head++] = undefined as unknown as Item;
+          this.#queuedBytes -= item.data.length;
+          more = conn.send(item.data);
+        }
+        if (!more) break;
+      }
+      if (!this.resumable) this.#compact();
+    } finally {
+      this.#pumping = false;
+    }
+    if (this.#state === 'closing' && !this.resumable && this.queued === 0 && this.#closeTimer !== null) this.#byeAndClose();
+    this.#maybeDrain();
+  }
+
+  #maybeDrain(): void {
+    const conn = this.conn;
+    if (!this.#needDrain || this.#queuedBytes >= this.config.writableHighWaterMark / 2) return;
+    if (conn !== null && conn.stats.bufferedBytes >= this.config.writableHighWaterMark) return;
+    this.#needDrain = false;
+    this.emit('drain');
+  }
+
+  #armTtl(): void {
+    const ttl = this.queueConfig.queueTtl;
+    if (ttl === 0 || this.#ttlTimer !== null || this.#head === this.#queue.length) return;
+    this.#ttlTimer = setTimeout(() => {
+      this.#ttlTimer = null;
+      const now = performance.now();
+      while (this.#head < this.#queue.length) {
+        const item = this.#queue[this.#head]!;
+        if (item.sent || now - item.at <= ttl) break;
+        this.#dropHead('ttl');
+      }
+      if (this.conn === null) this.#armTtl();
+    }, ttl);
+    this.#ttlTimer.unref();
+  }
+
+  /** @internal For subclasses: the queue went from empty to not, or back (keeps the process alive). */
+  protected onQueueChanged(): void {}
+
+  /** @internal */
+  protected get queued(): number {
+    return this.#queue.length - this.#head;
+  }
+
+  // --- connections -------------------------------------------------------------------------------
+
+  /** The hello this side sends (client) or answers with (server). */
+  hello(flags: number): Hello {
+    const head = this.#queue[this.#head];
+    return {
+      version: PROTOCOL_VERSION,
+      flags,
+      session: this.sessionId,
+      received: this.#delivered,
+      first: head !== undefined && head.seq !== 0 ? head.seq : this.#nextSeq,
+    };
+  }
+
+  /**
+   * Puts a connection under the session, after its handshake. `peer` is the peer's hello (resume):
+   * frames it already has are released, the rest replayed; `fresh` says the peer starts this session
+   * anew (a server that does not know it: its numbering starts again).
+   */
+  protected attach(conn: Transport, peer: Hello | null, fresh: boolean): void {
+    this.conn = conn;
+    this.#connections++;
+    if (this.#state === 'connecting') this.#state = 'open';
+    if (this.#ttlTimer !== null) {
+      clearTimeout(this.#ttlTimer);
+      this.#ttlTimer = null;
+    }
+    if (this.resumable && peer !== null) {
+      if (fresh) this.#delivered = this.#acked = peer.first - 1;
+      this.#release(peer.received);
+      this.#sentCount = 0;
+    }
+    const sink: SessionSink = {
+      frame: (frame, seq) => this.#onFrame(frame, seq),
+      control: (type, body) => this.#onControl(conn, type, body),
+    };
+    conn[kSink](sink);
+    conn[kKeepUnsent]();
+    if (this.#unrefd) conn.unref();
+    if (this.#connPaused || this.#paused) {
+      this.#connPaused = true;
+      conn.pause();
+    }
+    conn.on('drain', () => {
+      if (this.conn === conn) this.#pump();
+    });
+    let error: Error | null = null;
+    conn.on('error', (err: Error) => (error = err));
+    conn.once('close', () => this.#onConnClose(conn, error));
+    this.#pump();
+  }
+
+  #onConnClose(conn: Transport, err: Error | null): void {
+    if (this.conn !== conn) return;
+    this.conn = null;
+    this.#lastActivityAt = conn.stats.lastActivityAt;
+    if (!this.resumable) {
+      // What the connection never handed to the OS goes back to the head of the queue, in order.
+      const unsent = conn[kTakeUnsent]();
+      if (unsent.length > 0) {
+        const now = performance.now();
+        const items = unsent.map((data): Item => ({ data, seq: 0, at: now, sent: true }));
+        this.#queue = items.concat(this.#queue.slice(this.#head));
+        this.#head = 0;
+        for (const d of unsent) this.#queuedBytes += d.length;
+        track(this);
+        this.onQueueChanged();
+      }
+    } else {
+      this.#sentCount = 0;
+    }
+    if (this.#ackTimer !== null) {
+      clearTimeout(this.#ackTimer);
+      this.#ackTimer = null;
+    }
+    // Closing: done, unless frames still wait and close() still has time to deliver them.
+    if (this.#state === 'closed' || (this.#state === 'closing' && (this.queued === 0 || this.#closeTimer === null || this.#peerSaidBye))) {
+      this.#finishClose();
+      return;
+    }
+    this.#armTtl();
+    this.onDetached(err);
+  }
+
+  /** @internal For subclasses: the connection dropped (err: why, or null for a clean end by the peer). */
+  protected onDetached(_err: Error | null): void {}
+
+  /** The connection under the session (tests, diagnostics). */
+  get connection(): Transport | null {
+    return this.conn;
+  }
+
+  // --- receiving ---------------------------------------------------------------------------------
+
+  #onFrame(frame: Buffer, seq: number): void {
+    if (seq >= 0) {
+      if (seq <= this.#delivered) {
+        this.#duplicates++;
+        return;
+      }
+      if (seq !== this.#delivered + 1) {
+        this.conn?.destroy(
+          ipcError(ErrorCodes.PROTOCOL, `${this.endpoint} sent frame ${seq} after ${this.#delivered}: a frame is missing`, { address: this.endpoint }),
+        );
+        return;
+      }
+      this.#delivered = seq;
+      if (seq - this.#acked >= ACK_EVERY) this.#sendAck();
+      else if (this.#ackTimer === null) {
+        this.#ackTimer = setTimeout(() => {
+          this.#ackTimer = null;
+          this.#sendAck();
+        }, ACK_DELAY);
+        this.#ackTimer.unref();
+      }
+    }
+    this.#framesIn++;
+    this.#bytesIn += frame.length;
+    if (!this.#paused && this.#backlogHead === this.#backlog.length && this.listenerCount('message') > 0) {
+      this.emit('message', frame);
+      return;
+    }
+    this.#backlog.push(frame);
+    if (this.#backlog.length - this.#backlogHead >= this.config.readableHighWaterMark && !this.#connPaused) {
+      this.#connPaused = true;
+      this.conn?.pause();
+    }
+  }
+
+  #sendAck(): void {
+    if (this.#ackTimer !== null) {
+      clearTimeout(this.#ackTimer);
+      this.#ackTimer = null;
+    }
+    if (this.#acked === this.#delivered || this.conn === null) return;
+    this.#acked = this.#delivered;
+    this.conn[kSendControl](controlFrame(T_ACK, u64Body(this.#delivered), this.conn.framing === 'lines'));
+  }
+
+  #onControl(conn: Transport, type: number, body: Buffer | null): void {
+    if (type === T_ACK && this.resumable) {
+      const seq = readU64Body(body);
+      if (seq < 0) return this.#protocolError(conn, 'a malformed acknowledgement');
+      this.#release(seq);
+      if (this.#state === 'closing' && this.queued === 0) this.#byeAndClose();
+      this.#maybeDrain();
+      return;
+    }
+    if (type === T_BYE) {
+      // The peer ended the session on purpose: nothing will resume it.
+      debug('bye from %s', this.endpoint);
+      this.#peerSaidBye = true;
+      void this.close();
+      return;
+    }
+    this.#protocolError(conn, `an unexpected control frame (type byte ${type})`);
+  }
+
+  #peerSaidBye = false;
+
+  /** Has the peer ended the session (a 'B' frame)? */
+  protected get peerEnded(): boolean {
+    return this.#peerSaidBye;
+  }
+
+  #protocolError(conn: Transport, what: string): void {
+    conn.destroy(ipcError(ErrorCodes.PROTOCOL, `${this.endpoint} sent ${what}`, { address: this.endpoint }));
+  }
+
+  /** Frames up to `seq` reached the peer: they leave the replay queue. */
+  #release(seq: number): void {
+    while (this.#head < this.#queue.length && this.#queue[this.#head]!.seq <= seq && this.#queue[this.#head]!.seq !== 0) {
+      const item = this.#queue[this.#head]!;
+      this.#queue[this.#head++] = undefined as unknown as Item;
+      this.#queuedBytes -= item.data.length;
+      if (this.#sentCount > 0) this.#sentCount--;
+    }
+    this.#compact();
+  }
+
+  pause(): this {
+    this.#paused = true;
+    if (!this.#connPaused) {
+      this.#connPaused = true;
+      this.conn?.pause();
+    }
+    return this;
+  }
+
+  resume(): this {
+    this.#paused = false;
+    queueMicrotask(() => this.#drainBacklog());
+    return this;
+  }
+
+  #drainBacklog(): void {
+    while (!this.#paused && this.#backlogHead < this.#backlog.length && this.listenerCount('message') > 0) {
+      const frame = this.#backlog[this.#backlogHead]!;
+      this.#backlog[this.#backlogHead++] = undefined as unknown as Buffer;
+      this.emit('message', frame);
+    }
+    if (this.#backlogHead === this.#backlog.length) {
+      this.#backlog = [];
+      this.#backlogHead = 0;
+    }
+    if (!this.#paused && this.#connPaused && this.#backlog.length - this.#backlogHead <= this.config.readableHighWaterMark / 2) {
+      this.#connPaused = false;
+      this.conn?.resume();
+    }
+    if (this.#closed) this.#emitCloseWhenDelivered();
+  }
+
+  // --- lifetime ----------------------------------------------------------------------------------
+
+  /** Lets the process exit while this session is open; frames still queued at exit are reported dropped. */
+  unref(): this {
+    this.#unrefd = true;
+    this.conn?.unref();
+    this.onQueueChanged();
+    return this;
+  }
+
+  ref(): this {
+    this.#unrefd = false;
+    this.conn?.ref();
+    this.onQueueChanged();
+    return this;
+  }
+
+  protected get unrefd(): boolean {
+    return this.#unrefd;
+  }
+
+  /**
+   * Delivers what is queued (waiting up to `closeTimeout` for a connection and, with resume, for the
+   * peer's acknowledgements), then ends the session. Frames that could not be delivered in that time
+   * are reported as `'drop'` events with reason `'closed'`. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closePromise ??= new Promise<void>((resolve) => {
+      this.#resolveClose = resolve;
+    });
+    if (this.#state === 'closing' || this.#state === 'closed') return this.#closePromise;
+    this.#state = 'closing';
+    this.onClosing();
+    if (this.queued === 0 || this.#peerSaidBye) this.#byeAndClose();
+    else {
+      this.#pump();
+      this.#closeTimer = setTimeout(() => {
+        this.#closeTimer = null;
+        this.dropAll('closed');
+        this.#byeAndClose();
+      }, this.config.closeTimeout);
+      if (this.#unrefd) this.#closeTimer.unref();
+    }
+    return this.#closePromise;
+  }
+
+  /** Closes at once: queued frames are reported dropped; with `err`, it is emitted as `'error'` first. */
+  destroy(err?: Error): void {
+    if (this.#closed) return;
+    this.#closePromise ??= new Promise<void>((resolve) => {
+      this.#resolveClose = resolve;
+    });
+    this.#error ??= err ?? null;
+    this.#state = 'closing';
+    this.onClosing();
+    this.dropAll('closed');
+    if (this.conn !== null) this.conn.destroy();
+    else this.#finishClose();
+  }
+
+  #error: Error | null = null;
+
+  /** @internal For subclasses: close() or destroy() was called. */
+  protected onClosing(): void {}
+
+  /** @internal For subclasses: the session is closed; stop every timer. */
+  protected onClosed(): void {}
+
+  #byeAndClose(): void {
+    if (this.#closeTimer !== null) {
+      clearTimeout(this.#closeTimer);
+      this.#closeTimer = null;
+    }
+    const conn = this.conn;
+    if (conn === null) {
+      this.dropAll('closed');
+      this.#finishClose();
+      return;
+    }
+    if (this.resumable && !this.#peerSaidBye) {
+      this.#sendAck();
+      conn[kSendControl](controlFrame(T_BYE, null, conn.framing === 'lines'));
+    }
+    void conn.close();
+  }
+
+  #finishClose(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#state = 'closed';
+    if (this.#closeTimer !== null) clearTimeout(this.#closeTimer);
+    if (this.#ttlTimer !== null) clearTimeout(this.#ttlTimer);
+    if (this.#ackTimer !== null) clearTimeout(this.#ackTimer);
+    this.dropAll('closed');
+    live.delete(this);
+    this.onClosed();
+    this.#resolveClose?.();
+    this.#emitCloseWhenDelivered();
+  }
+
+  #closeEmitted = false;
+
+  #emitCloseWhenDelivered(): void {
+    if (this.#closeEmitted) return;
+    // As with a bare transport, frames received are delivered before 'close' when someone will take them.
+    if (this.#error === null && this.#backlogHead < this.#backlog.length && this.listenerCount('message') > 0 && this.#paused) return;
+    this.#closeEmitted = true;
+    this.#backlog = [];
+    this.#backlogHead = 0;
+    const err = this.#error;
+    if (err !== null) this.emit('error', err);
+    this.emit('close', err !== null);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  /** Yields each frame; reading stops while `readableHighWaterMark` frames wait. Leaving early closes. */
+  [Symbol.asyncIterator](): AsyncIterableIterator<Buffer> {
+    return frameIterator(this, this.config.readableHighWaterMark);
+  }
+}
+
+/** Frames of any transport with pause()/resume(), as an async iterator with the same flow control. */
+export function frameIterator(t: Session, hwm: number): AsyncIterableIterator<Buffer> {
+  const queue: Buffer[] = [];
+  let head = 0;
+  let waiting: { resolve: (r: IteratorResult<Buffer>) => void; reject: (e: unknown) => void } | null = null;
+  let finished = t.state === 'closed';
+  let failure: Error | null = null;
+  let full = false;
+  const onMessage = (frame: Buffer): void => {
+    if (waiting !== null) {
+      const w = waiting;
+      waiting = null;
+      w.resolve({ value: frame, done: false });
+      return;
+    }
+    queue.push(frame);
+    if (queue.length - head >= hwm && !full) {
+      full = true;
+      t.pause();
+    }
+  };
+  const onError = (err: Error): void => {
+    failure = err;
+  };
+  const onClose = (): void => {
+    finished = true;
+    cleanup();
+    if (waiting !== null && head === queue.length) {
+      const w = waiting;
+      waiting = null;
+      if (failure !== null) w.reject(failure);
+      else w.resolve({ value: undefined, done: true });
+    }
+  };
+  const cleanup = (): void => {
+    t.off('message', onMessage);
+    t.off('error', onError);
+    t.off('close', onClose);
+  };
+  t.on('message', onMessage);
+  t.on('error', onError);
+  t.on('close', onClose);
+  const iterator: AsyncIterableIterator<Buffer> = {
+    next: (): Promise<IteratorResult<Buffer>> => {
+      if (head < queue.length) {
+        const value = queue[head]!;
+        queue[head++] = undefined as unknown as Buffer;
+        if (head === queue.length) {
+          queue.length = 0;
+          head = 0;
+        }
+        if (full && queue.length - head <= hwm / 2) {
+          full = false;
+          t.resume();
+        }
+        return Promise.resolve({ value, done: false });
+      }
+      if (finished) {
+        if (failure !== null) {
+          const f = failure;
+          failure = null;
+          return Promise.reject(f);
+        }
+        return Promise.resolve({ value: undefined, done: true });
+      }
+      return new Promise((resolve, reject) => {
+        waiting = { resolve, reject };
+      });
+    },
+    return: async (): Promise<IteratorResult<Buffer>> => {
+      finished = true;
+      cleanup();
+      await t.close();
+      return { value: undefined, done: true };
+    },
+    [Symbol.asyncIterator]() {
+      return iterator;
+    },
+  };
+  return iterator;
+}
+
+// --- the handshake -------------------------------------------------------------------------------
+
+/**
+ * Client side: turns the envelope on, sends our hello and waits for the server's. Resolves with it;
+ * rejects ERR_IPC_HANDSHAKE (and destroys `t`) when the server answers anything else, closes, or says
+ * nothing within `timeout` ms: it is not listening with heartbeat or resume.
+ */
+export function clientHandshake(t: Transport, hello: Hello, timeout: number): Promise<Hello> {
+  const hex = t.framing === 'lines';
+  return new Promise<Hello>((resolve, reject) => {
+    let done = false;
+    const fail = (why: string): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      t.off('close', onClose);
+      const err = ipcError(ErrorCodes.HANDSHAKE, `${t.endpoint}: ${why}`, { address: t.endpoint });
+      t.destroy();
+      reject(err);
+    };
+    const onClose = (): void => fail('the server closed the connection during the handshake; is it listening with heartbeat: true or resume: true?');
+    const timer = setTimeout(
+      () => fail(`no handshake answer within ${timeout} ms; is the server listening with heartbeat: true or resume: true?`),
+      timeout,
+    );
+    t[kEnvelope](ENV_PLAIN);
+    t[kSink]({
+      frame: () => fail('the server sent data before its handshake answer'),
+      control: (type, body) => {
+        if (done) return;
+        const peer = type === T_HELLO ? decodeHello(body) : null;
+        if (peer === null) return fail('the server answered the handshake with something else');
+        if (peer.version !== PROTOCOL_VERSION) return fail(`the server speaks envelope version ${peer.version}, not ${PROTOCOL_VERSION}`);
+        if ((hello.flags & F_RESUME) !== 0 && (peer.flags & F_RESUME) === 0) return fail('the server does not resume sessions (listen with resume: true)');
+        done = true;
+        clearTimeout(timer);
+        t.off('close', onClose);
+        t[kSink](null);
+        if ((peer.flags & F_RESUME) !== 0) t[kEnvelope](ENV_SEQ);
+        resolve(peer);
+      },
+    });
+    t.once('close', onClose);
+    t[kSendControl](encodeHello(hello, hex));
+  });
+}
+
+export { F_HEARTBEAT, F_RESUME, F_RESUMED };
