@@ -33,6 +33,18 @@ export interface ReconnectOptions extends ConnectOptions, QueueOptions {
 type Factory = () => Promise<Transport>;
 type Config = ReturnType<typeof reconnectConfig>;
 
+/** @internal A supervisor's rules instead of a client's (spawnStdio's `restart`). */
+export interface RestartRules {
+  /** Fixed delay before each restart, no jitter: one child, nobody to stampede. */
+  delay: number;
+  /** Restarts allowed over the transport's life. */
+  maxRestarts: number;
+  /** Whether the connection that just ended should be replaced (a child that failed: yes). */
+  shouldRestart(): boolean;
+  /** Why the transport ends when it is not restarted (a child that failed), or null (a clean exit). */
+  endError(): Error | null;
+}
+
 /**
  * The transport `reconnecting()` returns. Events, beside a transport's own (`message`, `drain`,
  * `error`, `close`): `connect` (the first connection), `disconnect` (cause: an Error, or null when the
@@ -49,9 +61,14 @@ export class ReconnectingTransport extends Session {
   #onAbort: (() => void) | null = null;
 
   /** @internal */
-  constructor(target: ResolvedEndpoint | Factory, display: string, cfg: Config) {
+  #rules: RestartRules | null;
+  #gaveUp = false;
+
+  /** @internal */
+  constructor(target: ResolvedEndpoint | Factory, display: string, cfg: Config, rules: RestartRules | null = null) {
     super(display, cfg, cfg.queue, cfg.resume);
     this.#target = target;
+    this.#rules = rules;
     this.#cfg = cfg;
     this.#health = healthOptions(cfg.health);
     if (this.#health !== null && this.#health.probe === undefined && !cfg.envelope) {
@@ -76,7 +93,7 @@ export class ReconnectingTransport extends Session {
 
   #dial(): void {
     this.#timer = null;
-    if (this.state === 'closed' || (this.state === 'closing' && this.queued === 0)) return;
+    if (this.state === 'closed' || this.#gaveUp || (this.state === 'closing' && this.queued === 0)) return;
     const started = Date.now();
     const target = this.#target;
     const opened = typeof target === 'function' ? callFactory(target) : connectTo(target, this.#cfg);
@@ -130,7 +147,7 @@ export class ReconnectingTransport extends Session {
   #schedule(cause: Error | null): void {
     const c = this.#cfg;
     const ceiling = Math.min(c.maxDelay, c.initialDelay * c.factor ** this.#attempt);
-    const delay = Math.floor(Math.random() * ceiling);
+    const delay = this.#rules !== null ? this.#rules.delay : Math.floor(Math.random() * ceiling);
     this.emit('reconnecting', this.#attempt + 1, delay, cause);
     this.#timer = setTimeout(() => this.#dial(), delay);
     if (this.unrefd) this.#timer.unref();
@@ -153,6 +170,19 @@ export class ReconnectingTransport extends Session {
     this.#monitor = null;
     this.emit('disconnect', err);
     if (this.peerEnded) return;
+    const rules = this.#rules;
+    if (rules !== null && (!rules.shouldRestart() || this.stats.reconnects >= rules.maxRestarts)) {
+      // The child ended cleanly, or it has been restarted enough: the transport ends with it.
+      this.#gaveUp = true;
+      debug('%s: not restarting (%s)', this.endpoint, rules.shouldRestart() ? `${rules.maxRestarts} restarts used` : 'clean exit');
+      const end = err ?? rules.endError();
+      if (end !== null) this.destroy(end);
+      else {
+        this.dropAll('closed');
+        void this.close();
+      }
+      return;
+    }
     this.#attempt = 0;
     this.#schedule(err);
   }

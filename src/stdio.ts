@@ -3,10 +3,11 @@
 import fs = require('node:fs');
 import os = require('node:os');
 import path = require('node:path');
-import { transportConfig, type TransportConfig, type TransportOptions } from './config';
+import { DEFAULTS, reconnectConfig, transportConfig, type TransportConfig, type TransportOptions } from './config';
 import { debug } from './debug';
-import { ErrorCodes, argTypeError, argValueError, ipcError, systemError } from './errors';
+import { ErrorCodes, argTypeError, argValueError, ipcError, outOfRangeError, systemError } from './errors';
 import { FRAME_TABLE, NativeProcess, NativeStream, RAW_FRAMING, StreamKind, dupFd, guessHandle, newStream, type NativeOwner } from './native';
+import { ReconnectingTransport } from './reconnect';
 import { Transport, kFlushSync, type ChildExit, type ChildLink } from './transport';
 
 export interface SpawnStdioOptions extends TransportOptions {
@@ -19,6 +20,21 @@ export interface SpawnStdioOptions extends TransportOptions {
    * `stderrTail()`. `'inherit'`: the child writes to our stderr. `'ignore'`: discarded.
    */
   stderr?: 'pipe' | 'inherit' | 'ignore';
+  /**
+   * Respawn the child when it dies (exits with a non-zero code or by a signal); off by default. `true`
+   * or `{ maxRestarts, restartDelay }` (defaults 5 and 500 ms). spawnStdio() then returns a
+   * ReconnectingTransport: frames sent while the child is down are queued for the next one, and
+   * frames the dead child never read from its stdin pipe are sent again. A clean exit (code 0) ends
+   * the transport; so does a death past `maxRestarts`, with ERR_IPC_PEER_EXITED.
+   */
+  restart?: boolean | RestartPolicy;
+}
+
+export interface RestartPolicy {
+  /** Restarts over the transport's life. Default 5. */
+  maxRestarts?: number;
+  /** Milliseconds between a death and the respawn. Default 500. */
+  restartDelay?: number;
 }
 
 const STDERR_MODES = { pipe: 0, inherit: 1, ignore: 2 } as const;
@@ -36,6 +52,7 @@ const SPAWN_KEYS = [
   'cwd',
   'env',
   'stderr',
+  'restart',
 ];
 
 const SIGNAL_NAMES = new Map<number, NodeJS.Signals>(
@@ -84,11 +101,74 @@ export class StdioTransport extends Transport {
  * framing `'lines'`). A command that cannot be started throws (`ENOENT`, `EACCES`), synchronously, like
  * `child_process.spawn` would report it.
  */
-export function spawnStdio(command: string, args: readonly string[] = [], options?: SpawnStdioOptions): StdioTransport {
+export function spawnStdio(command: string, args: readonly string[], options: SpawnStdioOptions & { restart: true | RestartPolicy }): ReconnectingTransport;
+export function spawnStdio(command: string, args?: readonly string[], options?: SpawnStdioOptions): StdioTransport;
+export function spawnStdio(command: string, args: readonly string[] = [], options?: SpawnStdioOptions): StdioTransport | ReconnectingTransport {
   if (typeof command !== 'string' || command.length === 0) throw argTypeError('command', 'a non-empty string', command);
   if (!Array.isArray(args) || args.some((a) => typeof a !== 'string')) throw argTypeError('args', 'an array of strings', args);
   const raw = options ?? {};
   if (raw === null || typeof raw !== 'object') throw argTypeError('options', 'an object', raw);
+  if (raw.restart !== undefined && raw.restart !== false) return restartingStdio(command, args, raw);
+  const { restart: _off, ...plain } = raw;
+  return spawnOne(command, args, plain);
+}
+
+/** A child restarted when it dies, behind one ReconnectingTransport (spawnStdio's `restart`). */
+function restartingStdio(command: string, args: readonly string[], raw: SpawnStdioOptions): ReconnectingTransport {
+  const { restart, ...once } = raw;
+  const policy: Record<string, unknown> = restart === true ? {} : (restart as unknown as Record<string, unknown>);
+  if (policy === null || typeof policy !== 'object') throw argTypeError('options.restart', 'a boolean or an object', restart);
+  for (const key of Object.keys(policy)) {
+    if (key !== 'maxRestarts' && key !== 'restartDelay') throw argValueError(`Unknown option '${key}' for options.restart`);
+  }
+  const count = (name: string, fallback: number): number => {
+    const v = policy[name];
+    if (v === undefined) return fallback;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 2 ** 31 - 1) {
+      throw outOfRangeError(`options.restart.${name}`, 'an integer >= 0 and <= 2147483647', v);
+    }
+    return v;
+  };
+  const maxRestarts = count('maxRestarts', 5);
+  const delay = count('restartDelay', 500);
+  // The first child is spawned here, so a command that cannot start throws at the call, as without restart.
+  let next: StdioTransport | null = spawnOne(command, args, once);
+  let lastExit: ChildExit | null = null;
+  let lastEndpoint = next.endpoint;
+  const watch = (t: StdioTransport): StdioTransport => {
+    lastExit = null;
+    lastEndpoint = t.endpoint;
+    void t.exited?.then((exit) => (lastExit = exit));
+    return t;
+  };
+  watch(next);
+  const factory = async (): Promise<Transport> => {
+    const first = next;
+    next = null;
+    return first ?? watch(spawnOne(command, args, once));
+  };
+  const transportKeys = new Set(Object.keys(DEFAULTS));
+  const cfg = reconnectConfig(Object.fromEntries(Object.entries({ framing: 'lines', ...once }).filter(([k]) => transportKeys.has(k))));
+  const failed = (): boolean => lastExit === null || lastExit.code !== 0 || lastExit.signal !== null;
+  return new ReconnectingTransport(factory, `stdio:${path.basename(command)}`, cfg, {
+    delay,
+    maxRestarts,
+    shouldRestart: failed,
+    endError: () => {
+      const exit = lastExit;
+      if (exit === null || !failed()) return null;
+      const how = exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
+      return ipcError(ErrorCodes.PEER_EXITED, `${lastEndpoint} ${how} after ${maxRestarts} restart(s); not restarting it again`, {
+        address: lastEndpoint,
+        exitCode: exit.code,
+        signal: exit.signal,
+        restarts: maxRestarts,
+      });
+    },
+  });
+}
+
+function spawnOne(command: string, args: readonly string[], raw: SpawnStdioOptions): StdioTransport {
   const config = transportConfig({ framing: 'lines', ...raw }, SPAWN_KEYS, 'spawnStdio()');
   const { cwd, env, stderr = 'pipe' } = raw;
   if (cwd !== undefined && typeof cwd !== 'string') throw argTypeError('options.cwd', 'a string', cwd);

@@ -214,6 +214,7 @@ export class Transport extends EventEmitter implements MessageTransport {
   #pings = new Map<number, Ping>();
   #pingId = 0;
   #keepUnsent = false;
+  #unsentCollected = false;
   #unsent: Buffer[] | null = null;
 
   // Stats.
@@ -335,7 +336,7 @@ export class Transport extends EventEmitter implements MessageTransport {
    * is done (`stats.bufferedBytes` drops, or `'drain'`).
    */
   send(frame: Uint8Array | string): boolean {
-    if (this.#state !== 'open' || this.#writerBroken) return this.#refuse();
+    if (this.#state !== 'open' || this.#writerBroken) return this.#refuse(frame);
     const data = this.#checkFrame(frame);
     return this.#enqueue(data, this.#env === 0 ? 0 : T_DATA, 0);
   }
@@ -357,10 +358,10 @@ export class Transport extends EventEmitter implements MessageTransport {
     return false;
   }
 
-  #refuse(): boolean {
+  #refuse(frame?: Uint8Array | string): boolean {
     const exit = this.#child?.exit;
     if (exit) throw this.#peerExited(exit, 0);
-    if (this.#writerBroken) return this.#acceptUnsendable();
+    if (this.#writerBroken) return this.#acceptUnsendable(frame);
     throw ipcError(ErrorCodes.CLOSED, `send() on a ${this.#state} transport (${this.endpoint})`, { address: this.endpoint });
   }
 
@@ -491,7 +492,10 @@ export class Transport extends EventEmitter implements MessageTransport {
     this.#batchFrames = 0;
     const queued = this.#writer.write(batch, len);
     if (queued < 0) {
-      this.#unsendable += frames;
+      // Nothing of it reached the OS: it stays the newest batch, for the failure to count (and for
+      // kTakeUnsent to hand back).
+      this.#batchLen = len;
+      this.#batchFrames = frames;
       this.#writeFailed(queued);
       return;
     }
@@ -984,6 +988,7 @@ export class Transport extends EventEmitter implements MessageTransport {
       this.#fail(systemError('write', status, this.endpoint));
       return;
     }
+    this.#collectOnce();
     this.#writerBroken = true;
     this.#unsendable += this.#batchFrames;
     this.#batchFrames = 0;
@@ -993,9 +998,21 @@ export class Transport extends EventEmitter implements MessageTransport {
   }
 
   /** send() after the child's stdin broke but before its exit is known: counted, reported at exit. */
-  #acceptUnsendable(): boolean {
+  #acceptUnsendable(frame?: Uint8Array | string): boolean {
     this.#unsendable++;
+    if (this.#keepUnsent && frame !== undefined) (this.#unsent ??= []).push(Buffer.from(this.#checkFrame(frame)));
     return false;
+  }
+
+  /**
+   * Once, at the first failure or at close: the frames never handed to the OS, kept for a session to
+   * send again (later refusals are appended as they come).
+   */
+  #collectOnce(): void {
+    if (!this.#keepUnsent || this.#unsentCollected) return;
+    this.#unsentCollected = true;
+    const frames = this.#collectUnsent();
+    this.#unsent = this.#unsent === null ? frames : frames.concat(this.#unsent);
   }
 
   #peerExited(exit: ChildExit, unsent: number): TransportError {
@@ -1019,7 +1036,7 @@ export class Transport extends EventEmitter implements MessageTransport {
 
   #closeHandle(): void {
     if (this.#handleClosing) return;
-    if (this.#keepUnsent) this.#unsent = this.#collectUnsent();
+    this.#collectOnce();
     this.#handleClosing = true;
     this.#batch = null;
     this.#batchLen = 0;
