@@ -687,7 +687,9 @@ void Stream::on_stream_write(uv_write_t* uv_req, int status) {
   size_t unwritten = 0;
   if (status < 0) {
 #ifndef _WIN32
-    for (unsigned int i = uv_req->write_index; i < uv_req->nbufs && i < 4; i++) unwritten += uv_req->bufsml[i].len;
+    for (unsigned int i = uv_req->write_index; i < uv_req->nbufs && i < 4; i++) {
+      unwritten += uv_req->bufsml[i].len;
+    }
 #else
     unwritten = bytes;
 #endif
@@ -695,9 +697,10 @@ void Stream::on_stream_write(uv_write_t* uv_req, int status) {
   delete req;
   // A write cancelled by our own close is not news to JS: the close already said the rest.
   if (status == UV_ECANCELED) return;
+  Napi::Env env = self->Env();
   self->Call(self->addon_->on_write,
-             {Napi::Number::New(self->Env(), status), Napi::Number::New(self->Env(), static_cast<double>(bytes)),
-              Napi::Number::New(self->Env(), static_cast<double>(unwritten))});
+             {Napi::Number::New(env, status), Napi::Number::New(env, static_cast<double>(bytes)),
+              Napi::Number::New(env, static_cast<double>(unwritten))});
 }
 
 Napi::Value Stream::Shutdown(const Napi::CallbackInfo& info) {
