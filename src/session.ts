@@ -195,7 +195,12 @@ export class Session extends EventEmitter implements MessageTransport {
     this.#bytesOut += data.length;
     if (!this.resumable) {
       // Connected with nothing waiting: straight through, like a bare transport.
-      if (conn !== null && conn.state === 'open' && this.#head === this.#queue.length && !this.#pumping) return conn.send(data);
+      if (conn !== null && conn.state === 'open' && this.#head === this.#queue.length && !this.#pumping) {
+        if (conn.send(data)) return true;
+        // The connection pushes back: our 'drain' follows its own (see attach()).
+        this.#needDrain = true;
+        return false;
+      }
       this.#push(data, 0);
       this.#pump();
       return this.#belowHighWater();
@@ -209,7 +214,9 @@ export class Session extends EventEmitter implements MessageTransport {
     }
     this.#sentCount++;
     this.#queue[this.#queue.length - 1]!.sent = true;
-    return conn[kSendSeq](data, seq) && this.#belowHighWater();
+    if (conn[kSendSeq](data, seq)) return this.#belowHighWater();
+    this.#needDrain = true;
+    return false;
   }
 
   sendJson(value: unknown): boolean {
@@ -238,7 +245,8 @@ export class Session extends EventEmitter implements MessageTransport {
     const q = this.queueConfig;
     const len = data.length;
     while (this.#queuedBytes + len > q.maxQueueBytes || this.#queue.length - this.#head + 1 > q.maxQueueFrames) {
-      if (q.queuePolicy === 'error' || this.#head === this.#queue.length) {
+      // A frame larger than the whole queue never fits: dropping the others for it would lose them all.
+      if (q.queuePolicy === 'error' || this.#head === this.#queue.length || len > q.maxQueueBytes) {
         this.#framesOut--;
         this.#bytesOut -= len;
         if (seq !== 0) this.#nextSeq--;
@@ -788,12 +796,17 @@ export function clientHandshake(t: Transport, hello: Hello, timeout: number): Pr
   const hex = t.framing === 'lines';
   return new Promise<Hello>((resolve, reject) => {
     let done = false;
+    // A reset during the handshake is its failure, reported through the rejection: nobody else listens yet.
+    let cause: Error | undefined;
+    const onError = (err: Error): void => {
+      cause ??= err;
+    };
     const fail = (why: string): void => {
       if (done) return;
       done = true;
       clearTimeout(timer);
       t.off('close', onClose);
-      const err = ipcError(ErrorCodes.HANDSHAKE, `${t.endpoint}: ${why}`, { address: t.endpoint });
+      const err = ipcError(ErrorCodes.HANDSHAKE, `${t.endpoint}: ${why}`, { address: t.endpoint, ...(cause === undefined ? {} : { cause }) });
       t.destroy();
       reject(err);
     };
@@ -814,12 +827,14 @@ export function clientHandshake(t: Transport, hello: Hello, timeout: number): Pr
         done = true;
         clearTimeout(timer);
         t.off('close', onClose);
+        t.off('error', onError);
         t[kSink](null);
         if ((peer.flags & F_RESUME) !== 0) t[kEnvelope](ENV_SEQ);
         resolve(peer);
       },
     });
     t.once('close', onClose);
+    t.on('error', onError);
     t[kSendControl](encodeHello(hello, hex));
   });
 }
