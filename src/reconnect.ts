@@ -149,6 +149,8 @@ export class ReconnectingTransport extends Session {
     const ceiling = Math.min(c.maxDelay, c.initialDelay * c.factor ** this.#attempt);
     const delay = this.#rules !== null ? this.#rules.delay : Math.floor(Math.random() * ceiling);
     this.emit('reconnecting', this.#attempt + 1, delay, cause);
+    // A listener may have closed us: a timer armed now would hold the process for nothing.
+    if (this.state === 'closed' || (this.state === 'closing' && this.queued === 0)) return;
     this.#timer = setTimeout(() => this.#dial(), delay);
     if (this.unrefd) this.#timer.unref();
   }
