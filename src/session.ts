@@ -302,19 +302,11 @@ export class Session extends EventEmitter implements MessageTransport {
     if (conn === null || this.#pumping) return;
     this.#pumping = true;
     try {
-      const ttl = this.queueConfig.queueTtl;
-      const now = ttl > 0 ? performance.now() : 0;
+      if (this.queueConfig.queueTtl > 0) this.#expire();
       while (this.conn === conn && conn.state === 'open') {
         const index = this.#head + (this.resumable ? this.#sentCount : 0);
         if (index >= this.#queue.length) break;
         const item = this.#queue[index]!;
-        if (ttl > 0 && !item.sent && now - item.at > ttl) {
-          // Only a frame never written can expire; with resume, the ones before it are written.
-          if (index === this.#head) {
-            this.#dropHead('ttl');
-            continue;
-          }
-        }
         let more: boolean;
         if (this.resumable) {
           this.#sentCount++;
@@ -343,19 +335,50 @@ export class Session extends EventEmitter implements MessageTransport {
     this.emit('drain');
   }
 
+  /** Index of the oldest frame never written (written and requeued ones come first), or the queue's end. */
+  #firstUnwritten(): number {
+    let i = this.#head;
+    while (i < this.#queue.length && this.#queue[i]!.sent) i++;
+    return i;
+  }
+
+  /**
+   * Drops the frames that waited longer than queueTtl without ever being written. They are the oldest
+   * of the never-written ones, so they sit together; with resume, the never-written frames after them
+   * take over their sequence numbers (no peer has seen any of them, so the numbering stays gapless).
+   */
+  #expire(): void {
+    const ttl = this.queueConfig.queueTtl;
+    const now = performance.now();
+    const from = this.#firstUnwritten();
+    let to = from;
+    while (to < this.#queue.length && now - this.#queue[to]!.at > ttl) to++;
+    if (to === from) return;
+    const dropped = this.#queue.splice(from, to - from);
+    for (const item of dropped) this.#queuedBytes -= item.data.length;
+    if (this.resumable) {
+      for (let i = from; i < this.#queue.length; i++) this.#queue[i]!.seq -= dropped.length;
+      this.#nextSeq -= dropped.length;
+    }
+    this.#compact();
+    for (const item of dropped) {
+      debug('drop %s (ttl)', this.endpoint);
+      this.emit('drop', item.data, 'ttl');
+    }
+  }
+
+  /** While disconnected, a timer for the moment the oldest never-written frame expires. */
   #armTtl(): void {
     const ttl = this.queueConfig.queueTtl;
-    if (ttl === 0 || this.#ttlTimer !== null || this.#head === this.#queue.length) return;
+    if (ttl === 0 || this.#ttlTimer !== null) return;
+    const first = this.#queue[this.#firstUnwritten()];
+    if (first === undefined) return;
+    const wait = Math.max(1, Math.ceil(ttl - (performance.now() - first.at)) + 1);
     this.#ttlTimer = setTimeout(() => {
       this.#ttlTimer = null;
-      const now = performance.now();
-      while (this.#head < this.#queue.length) {
-        const item = this.#queue[this.#head]!;
-        if (item.sent || now - item.at <= ttl) break;
-        this.#dropHead('ttl');
-      }
+      this.#expire();
       if (this.conn === null) this.#armTtl();
-    }, ttl);
+    }, wait);
     this.#ttlTimer.unref();
   }
 
@@ -404,6 +427,18 @@ export class Session extends EventEmitter implements MessageTransport {
       control: (type, body) => this.#onControl(conn, type, body),
     };
     conn[kSink](sink);
+    const held = early.get(conn);
+    if (held !== undefined) {
+      early.delete(conn);
+      // After the caller's own work ('connect', 'reconnect'), and still before the next read.
+      process.nextTick(() => {
+        for (const e of held) {
+          if (this.conn !== conn) return;
+          if ('frame' in e) sink.frame(e.frame, e.seq);
+          else sink.control(e.type, e.body);
+        }
+      });
+    }
     conn[kKeepUnsent]();
     if (this.#unrefd) conn.unref();
     if (this.#connPaused || this.#paused) {
@@ -787,12 +822,17 @@ export function frameIterator(t: Session, hwm: number): AsyncIterableIterator<Bu
 
 // --- the handshake -------------------------------------------------------------------------------
 
+/** A frame that came behind the server's hello, before a session took the connection. */
+type Early = { frame: Buffer; seq: number } | { type: number; body: Buffer | null };
+const early = new WeakMap<Transport, Early[]>();
+
 /**
  * Client side: turns the envelope on, sends our hello and waits for the server's. Resolves with it;
  * rejects ERR_IPC_HANDSHAKE (and destroys `t`) when the server answers anything else, closes, or says
- * nothing within `timeout` ms: it is not listening with heartbeat or resume.
+ * nothing within `timeout` ms: it is not listening with heartbeat or resume. `forSession`: the
+ * connection goes to a Session (its attach() takes the frames that came behind the hello).
  */
-export function clientHandshake(t: Transport, hello: Hello, timeout: number): Promise<Hello> {
+export function clientHandshake(t: Transport, hello: Hello, timeout: number, forSession = false): Promise<Hello> {
   const hex = t.framing === 'lines';
   return new Promise<Hello>((resolve, reject) => {
     let done = false;
@@ -828,7 +868,16 @@ export function clientHandshake(t: Transport, hello: Hello, timeout: number): Pr
         clearTimeout(timer);
         t.off('close', onClose);
         t.off('error', onError);
-        t[kSink](null);
+        if (forSession) {
+          // The server may send right behind its hello, in the same read, and the session takes the
+          // connection only when this promise settles: keep what comes until then, in order.
+          const held: Early[] = [];
+          early.set(t, held);
+          t[kSink]({
+            frame: (frame, seq) => held.push({ frame: Buffer.from(frame), seq }),
+            control: (type, body) => held.push({ type, body: body === null ? null : Buffer.from(body) }),
+          });
+        } else t[kSink](null);
         if ((peer.flags & F_RESUME) !== 0) t[kEnvelope](ENV_SEQ);
         resolve(peer);
       },
