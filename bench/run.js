@@ -3,7 +3,8 @@
 // `npm run bench`: every scenario, then one table with absolute numbers and ratios (ours against
 // node:net and against the C floor), the busy-polling table (ours with busyPoll on against off,
 // node:net and a polling C floor; at most 3 rounds), the child-process table (spawnStdio against
-// child_process.spawn; at most 3 rounds), peak RSS, and the targets. Writes
+// child_process.spawn; at most 3 rounds), the resilience table (reconnecting() and resume against a
+// bare transport and node:net), peak RSS, and the targets. Writes
 // everything, raw runs included, to bench/results/latest.json. It only reports: a slow number
 // never fails the run; a crashed or hung case does (exit code 1).
 //
@@ -18,7 +19,7 @@ const { buildFloor, HAS_TASKSET } = require('./lib/procs.js');
 const { benchOptions } = require('./lib/scenario.js');
 const { printReport } = require('./lib/report.js');
 
-const SCENARIOS = ['rtt', 'throughput-send', 'throughput-recv', 'large-frames', 'busy-poll', 'stdio'];
+const SCENARIOS = ['rtt', 'throughput-send', 'throughput-recv', 'large-frames', 'busy-poll', 'stdio', 'resilience'];
 const RESULTS = path.join(__dirname, 'results', 'latest.json');
 
 async function main() {

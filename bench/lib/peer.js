@@ -15,12 +15,19 @@
 //                                                        print this process's CPU time during
 //                                                        the traffic and over idleMs of silence
 //                                                        starting settleMs after the last frame
+//   node peer.js push   IMPL PATH '{"size"}'             server: send frames to the first client
+//                                                        as fast as backpressure allows, until
+//                                                        it goes away
+//   node peer.js pull   IMPL PATH '{"warmupMs","durationMs"}'
+//                                                        client: count the frames the server
+//                                                        pushes; print the rate over durationMs,
+//                                                        starting warmupMs after the first frame
 //
-// IMPL is 'ours' or 'net'. Every role also takes "busyPoll" (microseconds) in its JSON, passed
-// to ours' listen() or connect() (node:net has no such option). Servers print READY when they
-// listen; every process prints its result as one JSON line on stdout. The protocol matches
-// bench/c/ipc_floor.c: a 1-byte frame is a control frame ("reply with your count") and the
-// reply is an 8-byte big-endian count.
+// IMPL is 'ours', 'reconn', 'resume' or 'net' (./transports.js). Every role also takes "busyPoll"
+// (microseconds) in its JSON, passed to ours' listen() or connect() (node:net has no such option).
+// Servers print READY when they listen; every process prints its result as one JSON line on
+// stdout. The protocol matches bench/c/ipc_floor.c: a 1-byte frame is a control frame ("reply with
+// your count") and the reply is an 8-byte big-endian count.
 
 const { transports } = require('./transports.js');
 
@@ -205,7 +212,45 @@ async function idle(impl, sockPath, { size, burstMs, settleMs, idleMs, warmup = 
   await closeSoon(conn);
 }
 
-const ROLES = { echo, rtt, sink, source, idle };
+async function push(impl, sockPath, { size, ...options }) {
+  const payload = Buffer.alloc(size, 0x61);
+  let started = false;
+  await impl.listen(sockPath, (conn) => {
+    if (started) return;
+    started = true;
+    (async () => {
+      // Sends until the client has gone: then send() throws (closed) or 'drain' never comes.
+      for (;;) {
+        for (let i = 0; i < 1024; i++) {
+          if (!conn.send(payload)) await conn.waitDrain();
+        }
+      }
+    })().catch(() => {});
+  }, extraOptions(options));
+  console.log('READY');
+}
+
+async function pull(impl, sockPath, { warmupMs, durationMs, ...options }) {
+  const conn = await impl.connect(sockPath, extraOptions(options));
+  let count = 0;
+  let size = 0;
+  let first = null;
+  conn.onMessage((frame) => {
+    count++;
+    size = frame.length;
+    if (first === null) first = performance.now();
+  });
+  while (first === null) await sleep(1);
+  await sleep(Math.max(0, first + warmupMs - performance.now()));
+  const before = count;
+  const t0 = performance.now();
+  await sleep(durationMs);
+  const frames = count - before;
+  const secs = (performance.now() - t0) / 1e3;
+  report({ frames, size, secs, framesPerSec: frames / secs, bytesPerSec: (frames * size) / secs, stats: conn.stats() });
+}
+
+const ROLES = { echo, rtt, sink, source, idle, push, pull };
 
 async function main() {
   const [role, implName, sockPath, json] = process.argv.slice(2);
@@ -216,7 +261,7 @@ async function main() {
   const options = json ? JSON.parse(json) : {};
   await ROLES[role](impl, sockPath, options);
   // Clients are done once they have reported; servers run until the runner stops them.
-  if (role === 'rtt' || role === 'source' || role === 'idle') process.exit(0);
+  if (role === 'rtt' || role === 'source' || role === 'idle' || role === 'pull') process.exit(0);
 }
 
 main().catch((err) => {

@@ -9,10 +9,19 @@ const { oursUnavailable } = require('./transports.js');
 
 // 'off' is ours again with an option turned off, for scenarios that compare ours with itself
 // (busy polling on as 'ours', off as 'off').
+// 'reconn' and 'resume' are ours behind reconnecting(), without and with resume (bench/resilience.js).
 // 'cp' is child_process.spawn, the baseline of the stdio scenario (bench/stdio.js).
-const IMPLS = ['ours', 'off', 'net', 'cp', 'c'];
-const IMPL_LABEL = { ours: 'ours', off: 'ours, off', net: 'node:net', cp: 'child_process', c: 'C floor' };
-const OURS_IMPLS = new Set(['ours', 'off']);
+const IMPLS = ['ours', 'reconn', 'resume', 'off', 'net', 'cp', 'c'];
+const IMPL_LABEL = {
+  ours: 'ours',
+  reconn: 'ours, reconnecting',
+  resume: 'ours, resume',
+  off: 'ours, off',
+  net: 'node:net',
+  cp: 'child_process',
+  c: 'C floor',
+};
+const OURS_IMPLS = new Set(['ours', 'reconn', 'resume', 'off']);
 
 function median(values) {
   const sorted = values.filter((v) => typeof v === 'number' && Number.isFinite(v)).sort((a, b) => a - b);

@@ -11,6 +11,9 @@
 //
 // 'ours' is the package (dist/index.js); 'net' is node:net with the framing in ./framing.js.
 // `extra` holds options only ours has (busyPoll); node:net has no such knob and ignores them.
+// 'reconn' and 'resume' are ours again behind reconnecting() (bench/resilience.js): 'reconn' a
+// reconnecting() client of a plain server, 'resume' a reconnecting(ep, { resume: true }) client of
+// listen(ep, { resume: true }), whose 'connection' brings a ServerSession.
 
 const net = require('node:net');
 const path = require('node:path');
@@ -44,6 +47,32 @@ const ours = {
   },
 
   busyPollStats: () => require(PACKAGE_ENTRY).busyPollStats(),
+};
+
+// A reconnecting() client, handed over once its first connection is up. It gives up after a few
+// failed dials instead of retrying forever: the server is listening before any client starts.
+async function connectReconnecting(sockPath, options) {
+  const { reconnecting } = require(PACKAGE_ENTRY);
+  const t = reconnecting(`unix:${sockPath}`, { ...OPTIONS, maxAttempts: 3, ...options });
+  await new Promise((resolve, reject) => {
+    t.once('connect', resolve);
+    t.once('error', reject);
+  });
+  // As with node:net below: a peer killed by the runner is no failure of the client.
+  t.on('error', () => {});
+  return wrapOurs(t);
+}
+
+const reconn = {
+  listen: ours.listen,
+  connect: (sockPath, extra = {}) => connectReconnecting(sockPath, extra),
+  busyPollStats: ours.busyPollStats,
+};
+
+const resume = {
+  listen: (sockPath, onConnection, extra = {}) => ours.listen(sockPath, onConnection, { ...extra, resume: true }),
+  connect: (sockPath, extra = {}) => connectReconnecting(sockPath, { ...extra, resume: true }),
+  busyPollStats: ours.busyPollStats,
 };
 
 function wrapNet(socket) {
@@ -98,4 +127,4 @@ function oursUnavailable() {
   }
 }
 
-module.exports = { transports: { ours, net: netImpl }, oursUnavailable };
+module.exports = { transports: { ours, reconn, resume, net: netImpl }, oursUnavailable };
