@@ -278,6 +278,8 @@ export class ServerSession extends Session {
       // The client came back before we saw its old connection drop: that one is dead.
       this.conn = null;
       old.destroy();
+      // Its own 'close' no longer reaches the session, which has moved on: say here that it dropped.
+      this.emit('disconnect', null);
     }
     if (this.#expiry !== null) {
       clearTimeout(this.#expiry);
