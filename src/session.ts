@@ -56,15 +56,9 @@ const ACK_EVERY = 256;
 const ACK_DELAY = 10;
 const COPY_LIMIT = 16 * 1024;
 
-interface Item {
-  data: Uint8Array;
-  /** Sequence number (resume), else 0. */
-  seq: number;
-  /** When send() took it (ms, performance clock), for queueTtl. */
-  at: number;
-  /** Written on some connection: no longer subject to queueTtl. */
-  sent: boolean;
-}
+// Small frames are copied into chunks of this size, many per chunk (a Buffer each would cost an
+// allocation per frame on the hot path of resume).
+const ARENA_SIZE = 64 * 1024;
 
 // Sessions with frames still queued, for the 'exit' report (frames an unref()'d session never sent).
 const live = new Set<Session>();
@@ -92,13 +86,20 @@ export class Session extends EventEmitter implements MessageTransport {
   #state: TransportState = 'connecting';
   #unrefd = false;
 
-  // Outgoing: frames not yet written anywhere and, with resume, frames written but not acknowledged
-  // (the first #sentCount of them are on the current connection).
-  #queue: Item[] = [];
+  // Outgoing: frames not yet written anywhere and, with resume, frames written but not acknowledged.
+  // With resume, sequence numbers are consecutive, so a frame's is implied by its place: the last one
+  // queued has #nextSeq - 1. The first #sentCount frames are on the current connection; the first
+  // #exempt have been written at least once (with resume) or came back from a dropped connection
+  // (without): they cannot expire. #times holds when send() took each frame, only with queueTtl.
+  #queue: Uint8Array[] = [];
+  #times: number[] | null = null;
   #head = 0;
   #queuedBytes = 0;
   #sentCount = 0;
+  #exempt = 0;
   #nextSeq = 1;
+  #arena: Uint8Array | null = null;
+  #arenaPos = 0;
   #pumping = false;
   #needDrain = false;
 
@@ -138,6 +139,7 @@ export class Session extends EventEmitter implements MessageTransport {
     this.queueConfig = queue;
     this.resumable = resume;
     this.sessionId = sessionId ?? (resume ? randomBytes(SESSION_ID_BYTES) : Buffer.alloc(SESSION_ID_BYTES));
+    if (queue.queueTtl > 0) this.#times = [];
   }
 
   get state(): TransportState {
@@ -201,20 +203,18 @@ export class Session extends EventEmitter implements MessageTransport {
         this.#needDrain = true;
         return false;
       }
-      this.#push(data, 0);
+      this.#push(data);
       this.#pump();
       return this.#belowHighWater();
     }
-    const seq = this.#nextSeq++;
     const ready = conn !== null && conn.state === 'open' && this.#sentCount === this.#queue.length - this.#head && !this.#pumping;
-    this.#push(data, seq);
+    this.#push(data);
     if (!ready) {
       this.#pump();
       return this.#belowHighWater();
     }
-    this.#sentCount++;
-    this.#queue[this.#queue.length - 1]!.sent = true;
-    if (conn[kSendSeq](data, seq)) return this.#belowHighWater();
+    this.#exempt = ++this.#sentCount;
+    if (conn[kSendSeq](data, this.#nextSeq - 1)) return this.#belowHighWater();
     this.#needDrain = true;
     return false;
   }
@@ -240,8 +240,8 @@ export class Session extends EventEmitter implements MessageTransport {
     return false;
   }
 
-  /** Adds a frame at the tail, applying the queue's bounds and policy first. */
-  #push(data: Uint8Array, seq: number): void {
+  /** Adds a frame at the tail (with resume, numbered #nextSeq), applying the queue's bounds and policy first. */
+  #push(data: Uint8Array): void {
     const q = this.queueConfig;
     const len = data.length;
     while (this.#queuedBytes + len > q.maxQueueBytes || this.#queue.length - this.#head + 1 > q.maxQueueFrames) {
@@ -249,7 +249,6 @@ export class Session extends EventEmitter implements MessageTransport {
       if (q.queuePolicy === 'error' || this.#head === this.#queue.length || len > q.maxQueueBytes) {
         this.#framesOut--;
         this.#bytesOut -= len;
-        if (seq !== 0) this.#nextSeq--;
         throw ipcError(
           ErrorCodes.QUEUE_FULL,
           `The send queue of ${this.endpoint} is full (${this.#queue.length - this.#head} frames, ${this.#queuedBytes} bytes; maxQueueFrames ${q.maxQueueFrames}, maxQueueBytes ${q.maxQueueBytes})`,
@@ -260,39 +259,72 @@ export class Session extends EventEmitter implements MessageTransport {
     }
     // A small frame is copied (send() lets the caller reuse its buffer at once, as a bare transport
     // does); a large one is held as given and must not change until it is written (or acknowledged).
-    const copy = len <= COPY_LIMIT ? Buffer.from(data) : data;
-    this.#queue.push({ data: copy, seq, at: performance.now(), sent: false });
+    const wasEmpty = this.#head === this.#queue.length;
+    this.#queue.push(len <= COPY_LIMIT ? this.#copy(data) : data);
+    if (this.resumable) this.#nextSeq++;
+    this.#times?.push(performance.now());
     this.#queuedBytes += len;
-    if (!this.#unrefd || !live.has(this)) track(this);
+    if (wasEmpty) {
+      track(this);
+      this.onQueueChanged();
+    }
     if (this.conn === null) this.#armTtl();
-    this.onQueueChanged();
+  }
+
+  /** A copy of a small frame, in the current arena chunk. */
+  #copy(data: Uint8Array): Uint8Array {
+    const len = data.length;
+    let arena = this.#arena;
+    if (arena === null || this.#arenaPos + len > ARENA_SIZE) {
+      arena = this.#arena = new Uint8Array(ARENA_SIZE);
+      this.#arenaPos = 0;
+    }
+    const copy = new Uint8Array(arena.buffer, this.#arenaPos, len);
+    copy.set(data);
+    this.#arenaPos += len;
+    return copy;
+  }
+
+  /** Removes the oldest frame; with a reason, it is reported in a 'drop' event. */
+  #shift(reason: DropReason | null): void {
+    const data = this.#queue[this.#head]!;
+    this.#queue[this.#head++] = undefined as unknown as Uint8Array;
+    this.#queuedBytes -= data.length;
+    if (this.#sentCount > 0) this.#sentCount--;
+    if (this.#exempt > 0) this.#exempt--;
+    // A frame dropped before it was ever written: the frames after it take over the numbers, so the
+    // peer sees no gap (see #seqAt).
+    else if (reason !== null && this.resumable) this.#nextSeq--;
+    this.#compact();
+    if (reason !== null) {
+      debug('drop %s (%s)', this.endpoint, reason);
+      this.emit('drop', Buffer.from(data.buffer, data.byteOffset, data.length), reason);
+    }
   }
 
   #dropHead(reason: DropReason): void {
-    const item = this.#queue[this.#head]!;
-    this.#queue[this.#head++] = undefined as unknown as Item;
-    this.#queuedBytes -= item.data.length;
-    if (this.#sentCount > 0) this.#sentCount--;
-    this.#compact();
-    debug('drop %s (%s)', this.endpoint, reason);
-    this.emit('drop', item.data, reason);
+    this.#shift(reason);
   }
 
   #compact(): void {
     if (this.#head === this.#queue.length) {
       this.#queue = [];
+      if (this.#times !== null) this.#times = [];
       this.#head = 0;
+      this.#sentCount = 0;
+      this.#exempt = 0;
       live.delete(this);
       this.onQueueChanged();
     } else if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
       this.#queue = this.#queue.slice(this.#head);
+      if (this.#times !== null) this.#times = this.#times.slice(this.#head);
       this.#head = 0;
     }
   }
 
   /** @internal Every frame still queued is reported dropped (process exit, close, expiry). */
   dropAll(reason: DropReason): void {
-    while (this.#head < this.#queue.length) this.#dropHead(reason);
+    while (this.#head < this.#queue.length) this.#shift(reason);
     this.#sentCount = 0;
   }
 
@@ -306,16 +338,17 @@ export class Session extends EventEmitter implements MessageTransport {
       while (this.conn === conn && conn.state === 'open') {
         const index = this.#head + (this.resumable ? this.#sentCount : 0);
         if (index >= this.#queue.length) break;
-        const item = this.#queue[index]!;
+        const data = this.#queue[index]!;
         let more: boolean;
         if (this.resumable) {
           this.#sentCount++;
-          item.sent = true;
-          more = conn[kSendSeq](item.data, item.seq);
+          if (this.#exempt < this.#sentCount) this.#exempt = this.#sentCount;
+          more = conn[kSendSeq](data, this.#seqAt(index));
         } else {
-          this.#queue[this.#head++] = undefined as unknown as Item;
-          this.#queuedBytes -= item.data.length;
-          more = conn.send(item.data);
+          this.#queue[this.#head++] = undefined as unknown as Uint8Array;
+          this.#queuedBytes -= data.length;
+          if (this.#exempt > 0) this.#exempt--;
+          more = conn.send(data);
         }
         if (!more) break;
       }
@@ -335,11 +368,14 @@ export class Session extends EventEmitter implements MessageTransport {
     this.emit('drain');
   }
 
+  /** Sequence number of the frame at `index` (resume). */
+  #seqAt(index: number): number {
+    return this.#nextSeq - (this.#queue.length - index);
+  }
+
   /** Index of the oldest frame never written (written and requeued ones come first), or the queue's end. */
   #firstUnwritten(): number {
-    let i = this.#head;
-    while (i < this.#queue.length && this.#queue[i]!.sent) i++;
-    return i;
+    return this.#head + this.#exempt;
   }
 
   /**
@@ -352,18 +388,18 @@ export class Session extends EventEmitter implements MessageTransport {
     const now = performance.now();
     const from = this.#firstUnwritten();
     let to = from;
-    while (to < this.#queue.length && now - this.#queue[to]!.at > ttl) to++;
+    const times = this.#times!;
+    while (to < this.#queue.length && now - times[to]! > ttl) to++;
     if (to === from) return;
     const dropped = this.#queue.splice(from, to - from);
-    for (const item of dropped) this.#queuedBytes -= item.data.length;
-    if (this.resumable) {
-      for (let i = from; i < this.#queue.length; i++) this.#queue[i]!.seq -= dropped.length;
-      this.#nextSeq -= dropped.length;
-    }
+    times.splice(from, to - from);
+    for (const data of dropped) this.#queuedBytes -= data.length;
+    // The frames after them take over their numbers (see #seqAt).
+    if (this.resumable) this.#nextSeq -= dropped.length;
     this.#compact();
-    for (const item of dropped) {
+    for (const data of dropped) {
       debug('drop %s (ttl)', this.endpoint);
-      this.emit('drop', item.data, 'ttl');
+      this.emit('drop', Buffer.from(data.buffer, data.byteOffset, data.length), 'ttl');
     }
   }
 
@@ -371,9 +407,9 @@ export class Session extends EventEmitter implements MessageTransport {
   #armTtl(): void {
     const ttl = this.queueConfig.queueTtl;
     if (ttl === 0 || this.#ttlTimer !== null) return;
-    const first = this.#queue[this.#firstUnwritten()];
-    if (first === undefined) return;
-    const wait = Math.max(1, Math.ceil(ttl - (performance.now() - first.at)) + 1);
+    const first = this.#firstUnwritten();
+    if (first >= this.#queue.length) return;
+    const wait = Math.max(1, Math.ceil(ttl - (performance.now() - this.#times![first]!)) + 1);
     this.#ttlTimer = setTimeout(() => {
       this.#ttlTimer = null;
       this.#expire();
@@ -394,13 +430,12 @@ export class Session extends EventEmitter implements MessageTransport {
 
   /** The hello this side sends (client) or answers with (server). */
   hello(flags: number): Hello {
-    const head = this.#queue[this.#head];
     return {
       version: PROTOCOL_VERSION,
       flags,
       session: this.sessionId,
       received: this.#delivered,
-      first: head !== undefined && head.seq !== 0 ? head.seq : this.#nextSeq,
+      first: this.resumable ? this.#seqAt(this.#head) : this.#nextSeq,
     };
   }
 
@@ -418,7 +453,9 @@ export class Session extends EventEmitter implements MessageTransport {
       this.#ttlTimer = null;
     }
     if (this.resumable && peer !== null) {
-      if (fresh) this.#delivered = this.#acked = peer.first - 1;
+      // A fresh peer starts numbering anew; a known one may have dropped frames it never got to send
+      // us (its queue policy; each was a 'drop' event there): its oldest held frame is what comes next.
+      if (fresh || peer.first > this.#delivered + 1) this.#delivered = this.#acked = peer.first - 1;
       this.#release(peer.received);
       this.#sentCount = 0;
     }
@@ -463,12 +500,16 @@ export class Session extends EventEmitter implements MessageTransport {
       const unsent = conn[kTakeUnsent]();
       if (unsent.length > 0) {
         const now = performance.now();
-        const items = unsent.map((data): Item => ({ data, seq: 0, at: now, sent: true }));
-        this.#queue = items.concat(this.#queue.slice(this.#head));
+        const wasEmpty = this.#head === this.#queue.length;
+        this.#queue = (unsent as Uint8Array[]).concat(this.#queue.slice(this.#head));
+        if (this.#times !== null) this.#times = unsent.map(() => now).concat(this.#times.slice(this.#head));
         this.#head = 0;
+        this.#exempt += unsent.length;
         for (const d of unsent) this.#queuedBytes += d.length;
-        track(this);
-        this.onQueueChanged();
+        if (wasEmpty) {
+          track(this);
+          this.onQueueChanged();
+        }
       }
     } else {
       this.#sentCount = 0;
@@ -573,13 +614,7 @@ export class Session extends EventEmitter implements MessageTransport {
 
   /** Frames up to `seq` reached the peer: they leave the replay queue. */
   #release(seq: number): void {
-    while (this.#head < this.#queue.length && this.#queue[this.#head]!.seq <= seq && this.#queue[this.#head]!.seq !== 0) {
-      const item = this.#queue[this.#head]!;
-      this.#queue[this.#head++] = undefined as unknown as Item;
-      this.#queuedBytes -= item.data.length;
-      if (this.#sentCount > 0) this.#sentCount--;
-    }
-    this.#compact();
+    while (this.#head < this.#queue.length && this.#seqAt(this.#head) <= seq) this.#shift(null);
   }
 
   pause(): this {
