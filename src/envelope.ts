@@ -146,7 +146,17 @@ export function seqHeaderLength(hex: boolean): number {
 export function writeSeqHeader(buf: Buffer, pos: number, seq: number, hex: boolean): number {
   buf[pos] = T_SEQ;
   if (!hex) {
-    writeU64(buf, seq, pos + 1);
+    // Byte by byte: this runs once per frame sent with resume, and the Buffer methods check bounds.
+    const hi = (seq / 0x1_0000_0000) >>> 0;
+    const lo = seq >>> 0;
+    buf[pos + 1] = hi >>> 24;
+    buf[pos + 2] = (hi >>> 16) & 0xff;
+    buf[pos + 3] = (hi >>> 8) & 0xff;
+    buf[pos + 4] = hi & 0xff;
+    buf[pos + 5] = lo >>> 24;
+    buf[pos + 6] = (lo >>> 16) & 0xff;
+    buf[pos + 7] = (lo >>> 8) & 0xff;
+    buf[pos + 8] = lo & 0xff;
     return pos + 9;
   }
   buf.write(seq.toString(16).padStart(16, '0'), pos + 1, 'latin1');

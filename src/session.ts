@@ -96,6 +96,8 @@ export class Session extends EventEmitter implements MessageTransport {
   #head = 0;
   #queuedBytes = 0;
   #sentCount = 0;
+  // Bytes of the first #sentCount frames: written, waiting for the peer's acknowledgement.
+  #inflightBytes = 0;
   #exempt = 0;
   #nextSeq = 1;
   #arena: Uint8Array | null = null;
@@ -214,6 +216,7 @@ export class Session extends EventEmitter implements MessageTransport {
       return this.#belowHighWater();
     }
     this.#exempt = ++this.#sentCount;
+    this.#inflightBytes += data.length;
     if (conn[kSendSeq](data, this.#nextSeq - 1)) return this.#belowHighWater();
     this.#needDrain = true;
     return false;
@@ -234,8 +237,14 @@ export class Session extends EventEmitter implements MessageTransport {
     return this.conn.ping(timeout);
   }
 
+  /**
+   * Backpressure: what waits to be written counts against writableHighWaterMark. Frames written and
+   * not yet acknowledged (resume) are bounded apart, at four times it: acknowledgements come in
+   * batches, and a sender stalled on each one would idle for nothing.
+   */
   #belowHighWater(): boolean {
-    if (this.#queuedBytes < this.config.writableHighWaterMark) return true;
+    const hwm = this.config.writableHighWaterMark;
+    if (this.#queuedBytes - this.#inflightBytes < hwm && this.#inflightBytes < 4 * hwm) return true;
     this.#needDrain = true;
     return false;
   }
@@ -279,6 +288,8 @@ export class Session extends EventEmitter implements MessageTransport {
       arena = this.#arena = new Uint8Array(ARENA_SIZE);
       this.#arenaPos = 0;
     }
+    // V8 keeps a typed array this small on its own heap: cheaper than a view into the arena.
+    if (len <= 64) return new Uint8Array(data);
     const copy = new Uint8Array(arena.buffer, this.#arenaPos, len);
     copy.set(data);
     this.#arenaPos += len;
@@ -290,7 +301,10 @@ export class Session extends EventEmitter implements MessageTransport {
     const data = this.#queue[this.#head]!;
     this.#queue[this.#head++] = undefined as unknown as Uint8Array;
     this.#queuedBytes -= data.length;
-    if (this.#sentCount > 0) this.#sentCount--;
+    if (this.#sentCount > 0) {
+      this.#sentCount--;
+      this.#inflightBytes -= data.length;
+    }
     if (this.#exempt > 0) this.#exempt--;
     // A frame dropped before it was ever written: the frames after it take over the numbers, so the
     // peer sees no gap (see #seqAt).
@@ -312,6 +326,7 @@ export class Session extends EventEmitter implements MessageTransport {
       if (this.#times !== null) this.#times = [];
       this.#head = 0;
       this.#sentCount = 0;
+      this.#inflightBytes = 0;
       this.#exempt = 0;
       live.delete(this);
       this.onQueueChanged();
@@ -326,6 +341,7 @@ export class Session extends EventEmitter implements MessageTransport {
   dropAll(reason: DropReason): void {
     while (this.#head < this.#queue.length) this.#shift(reason);
     this.#sentCount = 0;
+    this.#inflightBytes = 0;
   }
 
   /** Writes queued frames on the current connection, in order, pausing on its backpressure. */
@@ -342,6 +358,7 @@ export class Session extends EventEmitter implements MessageTransport {
         let more: boolean;
         if (this.resumable) {
           this.#sentCount++;
+          this.#inflightBytes += data.length;
           if (this.#exempt < this.#sentCount) this.#exempt = this.#sentCount;
           more = conn[kSendSeq](data, this.#seqAt(index));
         } else {
@@ -362,7 +379,8 @@ export class Session extends EventEmitter implements MessageTransport {
 
   #maybeDrain(): void {
     const conn = this.conn;
-    if (!this.#needDrain || this.#queuedBytes >= this.config.writableHighWaterMark / 2) return;
+    const hwm = this.config.writableHighWaterMark;
+    if (!this.#needDrain || this.#queuedBytes - this.#inflightBytes > hwm / 2 || this.#inflightBytes >= 2 * hwm) return;
     if (conn !== null && conn.stats.bufferedBytes >= this.config.writableHighWaterMark) return;
     this.#needDrain = false;
     this.emit('drain');
@@ -458,6 +476,7 @@ export class Session extends EventEmitter implements MessageTransport {
       if (fresh || peer.first > this.#delivered + 1) this.#delivered = this.#acked = peer.first - 1;
       this.#release(peer.received);
       this.#sentCount = 0;
+      this.#inflightBytes = 0;
     }
     const sink: SessionSink = {
       frame: (frame, seq) => this.#onFrame(frame, seq),
@@ -513,6 +532,7 @@ export class Session extends EventEmitter implements MessageTransport {
       }
     } else {
       this.#sentCount = 0;
+      this.#inflightBytes = 0;
     }
     if (this.#ackTimer !== null) {
       clearTimeout(this.#ackTimer);
