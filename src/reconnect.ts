@@ -181,7 +181,7 @@ export class ReconnectingTransport extends Session {
       if (end !== null) this.destroy(end);
       else {
         this.dropAll('closed');
-        void this.close();
+        void this.endSession();
       }
       return;
     }

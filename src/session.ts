@@ -26,6 +26,7 @@ import {
   type Hello,
 } from './envelope';
 import { ErrorCodes, ipcError } from './errors';
+import { frameIterator } from './iterate';
 import { jsonMessages as jsonMessagesOf, sendJson as sendJsonOn } from './json';
 
 export type QueuePolicy = 'error' | 'drop-oldest';
@@ -115,6 +116,7 @@ export class Session extends EventEmitter implements MessageTransport {
   #backlog: Buffer[] = [];
   #backlogHead = 0;
   #connPaused = false;
+  #consumerFull = false;
 
   // Closing.
   #closePromise: Promise<void> | null = null;
@@ -142,6 +144,10 @@ export class Session extends EventEmitter implements MessageTransport {
     this.resumable = resume;
     this.sessionId = sessionId ?? (resume ? randomBytes(SESSION_ID_BYTES) : Buffer.alloc(SESSION_ID_BYTES));
     if (queue.queueTtl > 0) this.#times = [];
+    // Frames that came before anyone listened wait in the backlog for the first listener.
+    this.on('newListener', (event: string | symbol) => {
+      if (event === 'message') queueMicrotask(() => this.#drainBacklog());
+    });
   }
 
   get state(): TransportState {
@@ -497,10 +503,8 @@ export class Session extends EventEmitter implements MessageTransport {
     }
     conn[kKeepUnsent]();
     if (this.#unrefd) conn.unref();
-    if (this.#connPaused || this.#paused) {
-      this.#connPaused = true;
-      conn.pause();
-    }
+    this.#connPaused = false;
+    this.#updateConnReading();
     conn.on('drain', () => {
       if (this.conn === conn) this.#pump();
     });
@@ -586,10 +590,7 @@ export class Session extends EventEmitter implements MessageTransport {
       return;
     }
     this.#backlog.push(frame);
-    if (this.#backlog.length - this.#backlogHead >= this.config.readableHighWaterMark && !this.#connPaused) {
-      this.#connPaused = true;
-      this.conn?.pause();
-    }
+    if (this.#backlog.length - this.#backlogHead >= this.config.readableHighWaterMark) this.#updateConnReading();
   }
 
   #sendAck(): void {
@@ -615,7 +616,7 @@ export class Session extends EventEmitter implements MessageTransport {
       // The peer ended the session on purpose: nothing will resume it.
       debug('bye from %s', this.endpoint);
       this.#peerSaidBye = true;
-      void this.close();
+      void this.endSession();
       return;
     }
     this.#protocolError(conn, `an unexpected control frame (type byte ${type})`);
@@ -639,11 +640,17 @@ export class Session extends EventEmitter implements MessageTransport {
 
   pause(): this {
     this.#paused = true;
-    if (!this.#connPaused) {
-      this.#connPaused = true;
-      this.conn?.pause();
-    }
+    this.#updateConnReading();
     return this;
+  }
+
+  /** The connection reads while someone takes the frames: not paused, iterator not full, backlog short. */
+  #updateConnReading(): void {
+    const want = !this.#paused && !this.#consumerFull && this.#backlog.length - this.#backlogHead < this.config.readableHighWaterMark;
+    if (want !== this.#connPaused) return;
+    this.#connPaused = !want;
+    if (want) this.conn?.resume();
+    else this.conn?.pause();
   }
 
   resume(): this {
@@ -662,10 +669,7 @@ export class Session extends EventEmitter implements MessageTransport {
       this.#backlog = [];
       this.#backlogHead = 0;
     }
-    if (!this.#paused && this.#connPaused && this.#backlog.length - this.#backlogHead <= this.config.readableHighWaterMark / 2) {
-      this.#connPaused = false;
-      this.conn?.resume();
-    }
+    this.#updateConnReading();
     if (this.#closed) this.#emitCloseWhenDelivered();
   }
 
@@ -696,6 +700,14 @@ export class Session extends EventEmitter implements MessageTransport {
    * are reported as `'drop'` events with reason `'closed'`. Idempotent.
    */
   close(): Promise<void> {
+    this.#closedLocally = true;
+    return this.endSession();
+  }
+
+  #closedLocally = false;
+
+  /** @internal close(), when the peer (a bye, a child's clean exit) ended the session rather than the user. */
+  protected endSession(): Promise<void> {
     this.#closePromise ??= new Promise<void>((resolve) => {
       this.#resolveClose = resolve;
     });
@@ -717,6 +729,7 @@ export class Session extends EventEmitter implements MessageTransport {
 
   /** Closes at once: queued frames are reported dropped; with `err`, it is emitted as `'error'` first. */
   destroy(err?: Error): void {
+    this.#closedLocally = true;
     if (this.#closed) return;
     this.#closePromise ??= new Promise<void>((resolve) => {
       this.#resolveClose = resolve;
@@ -773,8 +786,12 @@ export class Session extends EventEmitter implements MessageTransport {
 
   #emitCloseWhenDelivered(): void {
     if (this.#closeEmitted) return;
-    // As with a bare transport, frames received are delivered before 'close' when someone will take them.
-    if (this.#error === null && this.#backlogHead < this.#backlog.length && this.listenerCount('message') > 0 && this.#paused) return;
+    // As with a bare transport, frames received are delivered before 'close': held while paused until
+    // resume(), or, when the peer ended the session, until a 'message' listener is attached.
+    if (this.#error === null && this.#backlogHead < this.#backlog.length) {
+      const listening = this.listenerCount('message') > 0;
+      if ((this.#paused && listening) || (!listening && !this.#closedLocally)) return;
+    }
     this.#closeEmitted = true;
     this.#backlog = [];
     this.#backlogHead = 0;
@@ -789,90 +806,11 @@ export class Session extends EventEmitter implements MessageTransport {
 
   /** Yields each frame; reading stops while `readableHighWaterMark` frames wait. Leaving early closes. */
   [Symbol.asyncIterator](): AsyncIterableIterator<Buffer> {
-    return frameIterator(this, this.config.readableHighWaterMark);
+    return frameIterator(this, this.config.readableHighWaterMark, () => this.#closeEmitted, (full) => {
+      this.#consumerFull = full;
+      this.#updateConnReading();
+    });
   }
-}
-
-/** Frames of any transport with pause()/resume(), as an async iterator with the same flow control. */
-export function frameIterator(t: Session, hwm: number): AsyncIterableIterator<Buffer> {
-  const queue: Buffer[] = [];
-  let head = 0;
-  let waiting: { resolve: (r: IteratorResult<Buffer>) => void; reject: (e: unknown) => void } | null = null;
-  let finished = t.state === 'closed';
-  let failure: Error | null = null;
-  let full = false;
-  const onMessage = (frame: Buffer): void => {
-    if (waiting !== null) {
-      const w = waiting;
-      waiting = null;
-      w.resolve({ value: frame, done: false });
-      return;
-    }
-    queue.push(frame);
-    if (queue.length - head >= hwm && !full) {
-      full = true;
-      t.pause();
-    }
-  };
-  const onError = (err: Error): void => {
-    failure = err;
-  };
-  const onClose = (): void => {
-    finished = true;
-    cleanup();
-    if (waiting !== null && head === queue.length) {
-      const w = waiting;
-      waiting = null;
-      if (failure !== null) w.reject(failure);
-      else w.resolve({ value: undefined, done: true });
-    }
-  };
-  const cleanup = (): void => {
-    t.off('message', onMessage);
-    t.off('error', onError);
-    t.off('close', onClose);
-  };
-  t.on('message', onMessage);
-  t.on('error', onError);
-  t.on('close', onClose);
-  const iterator: AsyncIterableIterator<Buffer> = {
-    next: (): Promise<IteratorResult<Buffer>> => {
-      if (head < queue.length) {
-        const value = queue[head]!;
-        queue[head++] = undefined as unknown as Buffer;
-        if (head === queue.length) {
-          queue.length = 0;
-          head = 0;
-        }
-        if (full && queue.length - head <= hwm / 2) {
-          full = false;
-          t.resume();
-        }
-        return Promise.resolve({ value, done: false });
-      }
-      if (finished) {
-        if (failure !== null) {
-          const f = failure;
-          failure = null;
-          return Promise.reject(f);
-        }
-        return Promise.resolve({ value: undefined, done: true });
-      }
-      return new Promise((resolve, reject) => {
-        waiting = { resolve, reject };
-      });
-    },
-    return: async (): Promise<IteratorResult<Buffer>> => {
-      finished = true;
-      cleanup();
-      await t.close();
-      return { value: undefined, done: true };
-    },
-    [Symbol.asyncIterator]() {
-      return iterator;
-    },
-  };
-  return iterator;
 }
 
 // --- the handshake -------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ import type { TransportConfig } from './config';
 import { channels, debug } from './debug';
 import { ErrorCodes, TransportError, argTypeError, ipcError, outOfRangeError, systemError } from './errors';
 import { FRAME_TABLE, FramerError, constants, type NativeOwner, type NativeStream } from './native';
+import { frameIterator } from './iterate';
 import { jsonMessages as jsonMessagesOf, sendJson as sendJsonOn } from './json';
 import { T_DATA, T_PING, T_PONG, T_SEQ, controlBody, controlFrame, readSeq, readU32Body, seqHeaderLength, u32Body, writeSeqHeader } from './envelope';
 
@@ -1107,91 +1108,10 @@ export class Transport extends EventEmitter implements MessageTransport {
    * transport closes; throws its error. Leaving the loop early closes the transport.
    */
   [Symbol.asyncIterator](): AsyncIterableIterator<Buffer> {
-    const queue: Buffer[] = [];
-    let head = 0;
-    let waiting: { resolve: (r: IteratorResult<Buffer>) => void; reject: (e: unknown) => void } | null = null;
-    let finished = false;
-    let failure: Error | null = null;
-    const hwm = this.#config.readableHighWaterMark;
-
-    const onMessage = (frame: Buffer): void => {
-      if (waiting !== null) {
-        const w = waiting;
-        waiting = null;
-        w.resolve({ value: frame, done: false });
-        return;
-      }
-      queue.push(frame);
-      if (queue.length - head >= hwm && !this.#consumerFull) {
-        this.#consumerFull = true;
-        this.#updateReading();
-      }
-    };
-    const onError = (err: Error): void => {
-      failure = err;
-    };
-    const onClose = (): void => {
-      finished = true;
-      cleanup();
-      if (waiting !== null && head === queue.length) {
-        const w = waiting;
-        waiting = null;
-        if (failure !== null) w.reject(failure);
-        else w.resolve({ value: undefined, done: true });
-      }
-    };
-    const cleanup = (): void => {
-      this.off('message', onMessage);
-      this.off('error', onError);
-      this.off('close', onClose);
-    };
-    this.on('message', onMessage);
-    this.on('error', onError);
-    this.on('close', onClose);
-    if (this.#closeEmitted) finished = true;
-
-    const iterator: AsyncIterableIterator<Buffer> = {
-      next: (): Promise<IteratorResult<Buffer>> => {
-        if (head < queue.length) {
-          const value = queue[head]!;
-          queue[head++] = undefined as unknown as Buffer;
-          if (head === queue.length) {
-            queue.length = 0;
-            head = 0;
-          }
-          if (this.#consumerFull && queue.length - head <= hwm / 2) {
-            this.#consumerFull = false;
-            this.#updateReading();
-          }
-          return Promise.resolve({ value, done: false });
-        }
-        if (finished) {
-          if (failure !== null) {
-            const f = failure;
-            failure = null;
-            return Promise.reject(f);
-          }
-          return Promise.resolve({ value: undefined, done: true });
-        }
-        return new Promise((resolve, reject) => {
-          waiting = { resolve, reject };
-        });
-      },
-      return: async (): Promise<IteratorResult<Buffer>> => {
-        finished = true;
-        cleanup();
-        if (this.#consumerFull) {
-          this.#consumerFull = false;
-          this.#updateReading();
-        }
-        await this.close();
-        return { value: undefined, done: true };
-      },
-      [Symbol.asyncIterator]() {
-        return iterator;
-      },
-    };
-    return iterator;
+    return frameIterator(this, this.#config.readableHighWaterMark, () => this.#closeEmitted, (full) => {
+      this.#consumerFull = full;
+      this.#updateReading();
+    });
   }
 }
 
