@@ -155,6 +155,12 @@ export class Server extends EventEmitter {
         this.#connections.delete(t);
         const key = hello.session.toString('hex');
         let session = this.#sessions.get(key);
+        // A session id is 128 random bits, but it also travels in the clear: a connection from another
+        // user does not take over a session even with the right id.
+        if (session !== undefined && !samePeer(session.peer, t.peer)) {
+          this.#connections.add(t);
+          return refuse('the session belongs to another peer (user)');
+        }
         const known = session !== undefined;
         if (session === undefined) {
           const created = new ServerSession(this.endpoint, c, hello.session, t.peer);
@@ -248,6 +254,12 @@ export class Server extends EventEmitter {
     };
     return it;
   }
+}
+
+/** Whether a connection comes from the user (Unix) that opened a session; unknown credentials match. */
+function samePeer(a: Peer | null, b: Peer | null): boolean {
+  if (a === null || b === null || a.uid === undefined || b.uid === undefined) return true;
+  return a.uid === b.uid;
 }
 
 /** How long a client of a heartbeat or resume server has to send its hello. */

@@ -7,7 +7,8 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { connect, listen, type Transport } from '../dist/index.js';
+import { once } from 'node:events';
+import { connect, listen, reconnecting, type Session, type Transport } from '../dist/index.js';
 import { cleanupAll, code, LineChild, onCleanup, record, tempDir, waitFor } from './helpers/common';
 import {
   DIST_INDEX,
@@ -145,6 +146,36 @@ describe.runIf(AS_ROOT_ON_LINUX)('allowPeer', () => {
     expect(calls.length).toBe(2);
     expect(calls[1]).toEqual({ pid: process.pid, uid: 0, gid: process.getgid!() });
     expect(ts.refused.length).toBe(1);
+  });
+});
+
+describe.runIf(AS_ROOT_ON_LINUX)('resumable sessions', () => {
+  it('a connection from another user cannot take over a session, even with its id', async () => {
+    const ts = await startServer({ resume: true, mode: 0o666 }, 'unix', 0o755);
+    const errors: string[] = [];
+    ts.server.on('handshakeError', (e: { code: string }) => errors.push(e.code));
+    const sessions: Session[] = [];
+    ts.server.on('connection', (s: Session) => sessions.push(s));
+    const client = reconnecting(ts.endpoint, { resume: true });
+    onCleanup(() => client.destroy());
+    await once(client, 'connect');
+    await waitFor(() => sessions.length === 1, 'the session');
+
+    const { events } = await asNobodyRun(['hello', ts.path, client.sessionId.toString('hex')]);
+    // Refused before any answer: no hello back, and nothing of the session's.
+    expect(names(events).filter((e) => e === 'frame')).toEqual([]);
+    expect(errors).toEqual(['ERR_IPC_HANDSHAKE']);
+    // The session is untouched and still its owner's.
+    expect(sessions[0]!.connection).not.toBeNull();
+    client.send('still mine');
+    const [frame] = (await once(sessions[0]!, 'message')) as [Buffer];
+    expect(frame.toString()).toBe('still mine');
+  });
+
+  it('a fresh session id from another user is a new session of its own', async () => {
+    const ts = await startServer({ resume: true, mode: 0o666 }, 'unix', 0o755);
+    const { events } = await asNobodyRun(['hello', ts.path, '11'.repeat(16)]);
+    expect(events.filter((e) => e.event === 'frame').map((e) => (e as { type?: string }).type)).toEqual(['H']);
   });
 });
 

@@ -9,6 +9,10 @@
 //   node hostile-client.js listen DIST_INDEX ENDPOINT
 //       Requires the package from DIST_INDEX and listens on ENDPOINT with its defaults.
 //       Events: start {uid}, listening, or error {code, message}; then closes the server and exits.
+//   node hostile-client.js hello ADDR SESSION_HEX
+//       Connects with plain node:net and sends, length-prefixed, a resume hello written by hand (the
+//       README's envelope table) claiming session SESSION_HEX, and ends after the first frame back.
+//       Events: start, connected, frame {type} (its first byte, as a character), end, error {code}, close.
 //   node hostile-client.js allowpeer-throws DIST_INDEX DIR COUNT
 //       A server (in DIR) whose allowPeer throws, and COUNT clients one after another; one result event.
 'use strict';
@@ -53,6 +57,43 @@ if (mode === 'connect') {
     process.exit(0);
   });
   // Safety net: a refused peer must be told, not left hanging.
+  setTimeout(() => {
+    say({ event: 'timeout' });
+    process.exit(2);
+  }, 8000).unref();
+} else if (mode === 'hello') {
+  const [addr, sessionHex] = args;
+  // 'H' 'SIPC' version 1, flags heartbeat|resume, the session, received 0, first 1.
+  const body = Buffer.concat([
+    Buffer.from('HSIPC', 'latin1'),
+    Buffer.from([1, 3]),
+    Buffer.from(sessionHex, 'hex'),
+    Buffer.alloc(8),
+    Buffer.from([0, 0, 0, 0, 0, 0, 0, 1]),
+  ]);
+  const head = Buffer.alloc(4);
+  head.writeUInt32BE(body.length, 0);
+  const sock = net.connect(addr);
+  let buf = Buffer.alloc(0);
+  sock.on('connect', () => {
+    say({ event: 'connected' });
+    sock.write(Buffer.concat([head, body]));
+  });
+  sock.on('data', (d) => {
+    buf = Buffer.concat([buf, d]);
+    while (buf.length >= 4 && buf.length >= 4 + buf.readUInt32BE(0)) {
+      const n = buf.readUInt32BE(0);
+      say({ event: 'frame', type: String.fromCharCode(buf[4]) });
+      buf = buf.subarray(4 + n);
+      sock.end(); // the answer is all this program came for
+    }
+  });
+  sock.on('end', () => say({ event: 'end' }));
+  sock.on('error', (e) => say({ event: 'error', code: e.code }));
+  sock.on('close', () => {
+    say({ event: 'close' });
+    process.exit(0);
+  });
   setTimeout(() => {
     say({ event: 'timeout' });
     process.exit(2);
