@@ -131,6 +131,15 @@ class FrameBuffer extends Uint8Array {}
 Object.setPrototypeOf(FrameBuffer.prototype, Buffer.prototype);
 Object.defineProperty(FrameBuffer.prototype, 'constructor', { value: Buffer, writable: true, configurable: true });
 
+// The flushes of batches still waiting for the end of their tick. process.exit() ends the process before
+// that microtask runs; an 'exit' hook hands those batches to the OS first, as node:net's synchronous
+// writes would have, instead of losing frames send() had accepted.
+const unflushed = new Set<() => void>();
+let exitHooked = false;
+function flushAtExit(): void {
+  for (const flush of unflushed) flush();
+}
+
 /**
  * One framed connection. Frames arrive as `'message'` events (or through async iteration) and leave
  * through `send()`. Created by `connect()` and by a server's `'connection'` event, never directly.
@@ -181,6 +190,7 @@ export class Transport extends EventEmitter implements MessageTransport {
   #drainScheduledAfterFlush = false;
   #flushTask = (): void => {
     this.#flushScheduled = false;
+    unflushed.delete(this.#flushTask);
     if (this.#state === 'open' || this.#state === 'closing') this.#flushBatch();
   };
 
@@ -416,6 +426,11 @@ export class Transport extends EventEmitter implements MessageTransport {
       if (!this.#flushScheduled) {
         this.#flushScheduled = true;
         queueMicrotask(this.#flushTask);
+        unflushed.add(this.#flushTask);
+        if (!exitHooked) {
+          exitHooked = true;
+          process.on('exit', flushAtExit);
+        }
       }
     } else {
       // Keep the order: everything batched before this frame goes first.
