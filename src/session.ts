@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { TransportConfig } from './config';
 import { debug } from './debug';
-import { ENV_PLAIN, ENV_SEQ, Transport, checkFrame, kEnvelope, kKeepUnsent, kSendControl, kSendSeq, kSink, kTakeUnsent, type MessageTransport, type SessionSink, type TransportState, type TransportStats } from './transport';
+import { ENV_PLAIN, ENV_SEQ, Transport, checkFrame, kEnvelope, kKeepUnsent, kRetain, kSendControl, kSendSeq, kSink, kTakeUnsent, type MessageTransport, type SessionSink, type TransportState, type TransportStats } from './transport';
 import {
   F_HEARTBEAT,
   F_RESUME,
@@ -27,6 +27,8 @@ import {
 } from './envelope';
 import { ErrorCodes, ipcError } from './errors';
 import { frameIterator } from './iterate';
+import { FramingCode } from './native';
+import { ReplayLog } from './replay';
 import { jsonMessages as jsonMessagesOf, sendJson as sendJsonOn } from './json';
 
 export type QueuePolicy = 'error' | 'drop-oldest';
@@ -52,9 +54,6 @@ export interface SessionStats extends TransportStats {
   duplicates: number;
 }
 
-// Acknowledge after this many delivered frames, or this many ms after the first unacknowledged one.
-const ACK_EVERY = 256;
-const ACK_DELAY = 10;
 const COPY_LIMIT = 16 * 1024;
 
 // Small frames are copied into chunks of this size, many per chunk (a Buffer each would cost an
@@ -69,7 +68,7 @@ function track(s: Session): void {
   if (exitHooked) return;
   exitHooked = true;
   process.on('exit', () => {
-    for (const session of live) session.dropAll('exit');
+    for (const session of live) session.dropQueued('exit');
   });
 }
 
@@ -87,19 +86,17 @@ export class Session extends EventEmitter implements MessageTransport {
   #state: TransportState = 'connecting';
   #unrefd = false;
 
-  // Outgoing: frames not yet written anywhere and, with resume, frames written but not acknowledged.
-  // With resume, sequence numbers are consecutive, so a frame's is implied by its place: the last one
-  // queued has #nextSeq - 1. The first #sentCount frames are on the current connection; the first
-  // #exempt have been written at least once (with resume) or came back from a dropped connection
-  // (without): they cannot expire. #times holds when send() took each frame, only with queueTtl.
+  // Outgoing: frames not yet written anywhere. With resume, sequence numbers are consecutive and given
+  // at send(), so a queued frame's is implied by its place: the last one queued has #nextSeq - 1; the
+  // frames written and not yet acknowledged are in #log. Without resume, the first #exempt frames came
+  // back from a dropped connection and cannot expire. #times holds when send() took each frame, only
+  // with queueTtl.
   #queue: Uint8Array[] = [];
   #times: number[] | null = null;
   #head = 0;
   #queuedBytes = 0;
-  #sentCount = 0;
-  // Bytes of the first #sentCount frames: written, waiting for the peer's acknowledgement.
-  #inflightBytes = 0;
   #exempt = 0;
+  #log: ReplayLog;
   #nextSeq = 1;
   #arena: Uint8Array | null = null;
   #arenaPos = 0;
@@ -109,7 +106,6 @@ export class Session extends EventEmitter implements MessageTransport {
   // Incoming (resume): the last sequence number delivered, and the last one acknowledged.
   #delivered = 0;
   #acked = 0;
-  #ackTimer: NodeJS.Timeout | null = null;
 
   // The consumer.
   #paused = false;
@@ -144,6 +140,7 @@ export class Session extends EventEmitter implements MessageTransport {
     this.resumable = resume;
     this.sessionId = sessionId ?? (resume ? randomBytes(SESSION_ID_BYTES) : Buffer.alloc(SESSION_ID_BYTES));
     if (queue.queueTtl > 0) this.#times = [];
+    this.#log = new ReplayLog(FramingCode[config.framing]);
     // Frames that came before anyone listened wait in the backlog for the first listener.
     this.on('newListener', (event: string | symbol) => {
       if (event === 'message') queueMicrotask(() => this.#drainBacklog());
@@ -178,12 +175,12 @@ export class Session extends EventEmitter implements MessageTransport {
       framesOut: this.#framesOut,
       bytesIn: this.#bytesIn,
       bytesOut: this.#bytesOut,
-      bufferedBytes: this.#queuedBytes + (c?.bufferedBytes ?? 0),
+      bufferedBytes: this.#queuedBytes + this.#log.bytes + (c?.bufferedBytes ?? 0),
       createdAt: this.#createdAt,
       lastActivityAt: c === undefined ? this.#lastActivityAt : Math.max(this.#lastActivityAt, c.lastActivityAt),
       busyPollTime: c?.busyPollTime ?? 0,
-      queuedFrames: this.#queue.length - this.#head,
-      queuedBytes: this.#queuedBytes,
+      queuedFrames: this.queued,
+      queuedBytes: this.#queuedBytes + this.#log.bytes,
       reconnects: Math.max(0, this.#connections - 1),
       duplicates: this.#duplicates,
     };
@@ -203,29 +200,17 @@ export class Session extends EventEmitter implements MessageTransport {
     const conn = this.conn;
     this.#framesOut++;
     this.#bytesOut += data.length;
-    if (!this.resumable) {
-      // Connected with nothing waiting: straight through, like a bare transport.
-      if (conn !== null && conn.state === 'open' && this.#head === this.#queue.length && !this.#pumping) {
-        if (conn.send(data)) return true;
-        // The connection pushes back: our 'drain' follows its own (see attach()).
-        this.#needDrain = true;
-        return false;
-      }
-      this.#push(data);
-      this.#pump();
-      return this.#belowHighWater();
+    // Connected with nothing waiting: straight through, like a bare transport (with resume, the
+    // connection hands what it writes to the replay log).
+    if (conn !== null && conn.state === 'open' && this.#head === this.#queue.length && !this.#pumping) {
+      if (this.resumable ? conn[kSendSeq](data, this.#nextSeq++) && this.#belowHighWater() : conn.send(data)) return true;
+      // The connection pushes back: our 'drain' follows its own (see attach()).
+      this.#needDrain = true;
+      return false;
     }
-    const ready = conn !== null && conn.state === 'open' && this.#sentCount === this.#queue.length - this.#head && !this.#pumping;
     this.#push(data);
-    if (!ready) {
-      this.#pump();
-      return this.#belowHighWater();
-    }
-    this.#exempt = ++this.#sentCount;
-    this.#inflightBytes += data.length;
-    if (conn[kSendSeq](data, this.#nextSeq - 1)) return this.#belowHighWater();
-    this.#needDrain = true;
-    return false;
+    this.#pump();
+    return this.#belowHighWater();
   }
 
   sendJson(value: unknown): boolean {
@@ -250,7 +235,7 @@ export class Session extends EventEmitter implements MessageTransport {
    */
   #belowHighWater(): boolean {
     const hwm = this.config.writableHighWaterMark;
-    if (this.#queuedBytes - this.#inflightBytes < hwm && this.#inflightBytes < 4 * hwm) return true;
+    if (this.#queuedBytes < hwm && this.#log.bytes < 4 * hwm) return true;
     this.#needDrain = true;
     return false;
   }
@@ -259,18 +244,21 @@ export class Session extends EventEmitter implements MessageTransport {
   #push(data: Uint8Array): void {
     const q = this.queueConfig;
     const len = data.length;
-    while (this.#queuedBytes + len > q.maxQueueBytes || this.#queue.length - this.#head + 1 > q.maxQueueFrames) {
+    while (this.#queuedBytes + this.#log.bytes + len > q.maxQueueBytes || this.queued + 1 > q.maxQueueFrames) {
       // A frame larger than the whole queue never fits: dropping the others for it would lose them all.
-      if (q.queuePolicy === 'error' || this.#head === this.#queue.length || len > q.maxQueueBytes) {
+      if (q.queuePolicy === 'error' || this.queued === 0 || len > q.maxQueueBytes) {
         this.#framesOut--;
         this.#bytesOut -= len;
+        const bytes = this.#queuedBytes + this.#log.bytes;
         throw ipcError(
           ErrorCodes.QUEUE_FULL,
-          `The send queue of ${this.endpoint} is full (${this.#queue.length - this.#head} frames, ${this.#queuedBytes} bytes; maxQueueFrames ${q.maxQueueFrames}, maxQueueBytes ${q.maxQueueBytes})`,
-          { address: this.endpoint, queuedFrames: this.#queue.length - this.#head, queuedBytes: this.#queuedBytes },
+          `The send queue of ${this.endpoint} is full (${this.queued} frames, ${bytes} bytes; maxQueueFrames ${q.maxQueueFrames}, maxQueueBytes ${q.maxQueueBytes})`,
+          { address: this.endpoint, queuedFrames: this.queued, queuedBytes: bytes },
         );
       }
-      this.#dropHead('queue-full');
+      // The oldest first: written and unacknowledged ones (a batch at a time), then never written ones.
+      if (this.#log.frames > 0) this.#report(this.#log.shiftOldest(), 'queue-full');
+      else this.#dropHead('queue-full');
     }
     // A small frame is copied (send() lets the caller reuse its buffer at once, as a bare transport
     // does); a large one is held as given and must not change until it is written (or acknowledged).
@@ -307,10 +295,6 @@ export class Session extends EventEmitter implements MessageTransport {
     const data = this.#queue[this.#head]!;
     this.#queue[this.#head++] = undefined as unknown as Uint8Array;
     this.#queuedBytes -= data.length;
-    if (this.#sentCount > 0) {
-      this.#sentCount--;
-      this.#inflightBytes -= data.length;
-    }
     if (this.#exempt > 0) this.#exempt--;
     // A frame dropped before it was ever written: the frames after it take over the numbers, so the
     // peer sees no gap (see #seqAt).
@@ -331,8 +315,6 @@ export class Session extends EventEmitter implements MessageTransport {
       this.#queue = [];
       if (this.#times !== null) this.#times = [];
       this.#head = 0;
-      this.#sentCount = 0;
-      this.#inflightBytes = 0;
       this.#exempt = 0;
       live.delete(this);
       this.onQueueChanged();
@@ -343,11 +325,26 @@ export class Session extends EventEmitter implements MessageTransport {
     }
   }
 
-  /** @internal Every frame still queued is reported dropped (process exit, close, expiry). */
-  dropAll(reason: DropReason): void {
+  /**
+   * @internal At process exit: every frame never written is reported dropped. Frames written and not
+   * yet acknowledged went to the OS; like a bare transport's, they are not reported.
+   */
+  dropQueued(reason: DropReason): void {
     while (this.#head < this.#queue.length) this.#shift(reason);
-    this.#sentCount = 0;
-    this.#inflightBytes = 0;
+  }
+
+  /** @internal Every frame still queued, or written and not acknowledged, is reported dropped (close, expiry). */
+  dropAll(reason: DropReason): void {
+    this.#report(this.#log.takeAll(), reason);
+    while (this.#head < this.#queue.length) this.#shift(reason);
+    this.onQueueChanged();
+  }
+
+  #report(frames: Buffer[], reason: DropReason): void {
+    for (const frame of frames) {
+      debug('drop %s (%s)', this.endpoint, reason);
+      this.emit('drop', frame, reason);
+    }
   }
 
   /** Writes queued frames on the current connection, in order, pausing on its backpressure. */
@@ -358,24 +355,16 @@ export class Session extends EventEmitter implements MessageTransport {
     try {
       if (this.queueConfig.queueTtl > 0) this.#expire();
       while (this.conn === conn && conn.state === 'open') {
-        const index = this.#head + (this.resumable ? this.#sentCount : 0);
-        if (index >= this.#queue.length) break;
-        const data = this.#queue[index]!;
-        let more: boolean;
-        if (this.resumable) {
-          this.#sentCount++;
-          this.#inflightBytes += data.length;
-          if (this.#exempt < this.#sentCount) this.#exempt = this.#sentCount;
-          more = conn[kSendSeq](data, this.#seqAt(index));
-        } else {
-          this.#queue[this.#head++] = undefined as unknown as Uint8Array;
-          this.#queuedBytes -= data.length;
-          if (this.#exempt > 0) this.#exempt--;
-          more = conn.send(data);
-        }
+        if (this.#head >= this.#queue.length) break;
+        const seq = this.#seqAt(this.#head);
+        const data = this.#queue[this.#head]!;
+        this.#queue[this.#head++] = undefined as unknown as Uint8Array;
+        this.#queuedBytes -= data.length;
+        if (this.#exempt > 0) this.#exempt--;
+        const more = this.resumable ? conn[kSendSeq](data, seq) : conn.send(data);
         if (!more) break;
       }
-      if (!this.resumable) this.#compact();
+      this.#compact();
     } finally {
       this.#pumping = false;
     }
@@ -386,7 +375,7 @@ export class Session extends EventEmitter implements MessageTransport {
   #maybeDrain(): void {
     const conn = this.conn;
     const hwm = this.config.writableHighWaterMark;
-    if (!this.#needDrain || this.#queuedBytes - this.#inflightBytes > hwm / 2 || this.#inflightBytes >= 2 * hwm) return;
+    if (!this.#needDrain || this.#queuedBytes > hwm / 2 || this.#log.bytes >= 2 * hwm) return;
     if (conn !== null && conn.stats.bufferedBytes >= this.config.writableHighWaterMark) return;
     this.#needDrain = false;
     this.emit('drain');
@@ -447,7 +436,7 @@ export class Session extends EventEmitter implements MessageTransport {
 
   /** @internal */
   protected get queued(): number {
-    return this.#queue.length - this.#head;
+    return this.#queue.length - this.#head + this.#log.frames;
   }
 
   // --- connections -------------------------------------------------------------------------------
@@ -459,7 +448,7 @@ export class Session extends EventEmitter implements MessageTransport {
       flags,
       session: this.sessionId,
       received: this.#delivered,
-      first: this.resumable ? this.#seqAt(this.#head) : this.#nextSeq,
+      first: this.#log.firstHeld || (this.resumable ? this.#seqAt(this.#head) : this.#nextSeq),
     };
   }
 
@@ -480,13 +469,12 @@ export class Session extends EventEmitter implements MessageTransport {
       // A fresh peer starts numbering anew; a known one may have dropped frames it never got to send
       // us (its queue policy; each was a 'drop' event there): its oldest held frame is what comes next.
       if (fresh || peer.first > this.#delivered + 1) this.#delivered = this.#acked = peer.first - 1;
-      this.#release(peer.received);
-      this.#sentCount = 0;
-      this.#inflightBytes = 0;
+      this.#log.release(peer.received);
     }
     const sink: SessionSink = {
       frame: (frame, seq) => this.#onFrame(frame, seq),
       control: (type, body) => this.#onControl(conn, type, body),
+      endOfRead: () => this.#sendAck(),
     };
     conn[kSink](sink);
     const held = early.get(conn);
@@ -499,9 +487,14 @@ export class Session extends EventEmitter implements MessageTransport {
           if ('frame' in e) sink.frame(e.frame, e.seq);
           else sink.control(e.type, e.body);
         }
+        sink.endOfRead?.();
       });
     }
-    conn[kKeepUnsent]();
+    if (this.resumable) {
+      // What the peer missed goes first, as it was written; then the connection hands the log what it writes.
+      this.#log.replay(conn);
+      conn[kRetain](this.#log);
+    } else conn[kKeepUnsent]();
     if (this.#unrefd) conn.unref();
     this.#connPaused = false;
     this.#updateConnReading();
@@ -534,13 +527,6 @@ export class Session extends EventEmitter implements MessageTransport {
           this.onQueueChanged();
         }
       }
-    } else {
-      this.#sentCount = 0;
-      this.#inflightBytes = 0;
-    }
-    if (this.#ackTimer !== null) {
-      clearTimeout(this.#ackTimer);
-      this.#ackTimer = null;
     }
     // Closing: done, unless frames still wait and close() still has time to deliver them.
     if (this.#state === 'closed' || (this.#state === 'closing' && (this.queued === 0 || this.#closeTimer === null || this.#peerSaidBye))) {
@@ -574,14 +560,6 @@ export class Session extends EventEmitter implements MessageTransport {
         return;
       }
       this.#delivered = seq;
-      if (seq - this.#acked >= ACK_EVERY) this.#sendAck();
-      else if (this.#ackTimer === null) {
-        this.#ackTimer = setTimeout(() => {
-          this.#ackTimer = null;
-          this.#sendAck();
-        }, ACK_DELAY);
-        this.#ackTimer.unref();
-      }
     }
     this.#framesIn++;
     this.#bytesIn += frame.length;
@@ -593,11 +571,11 @@ export class Session extends EventEmitter implements MessageTransport {
     if (this.#backlog.length - this.#backlogHead >= this.config.readableHighWaterMark) this.#updateConnReading();
   }
 
+  /**
+   * Acknowledges what was delivered, once per read from the connection (the engine hands over up to
+   * a slab of frames per read): behind any reply the consumer sent meanwhile, in the same write.
+   */
   #sendAck(): void {
-    if (this.#ackTimer !== null) {
-      clearTimeout(this.#ackTimer);
-      this.#ackTimer = null;
-    }
     if (this.#acked === this.#delivered || this.conn === null) return;
     this.#acked = this.#delivered;
     this.conn[kSendControl](controlFrame(T_ACK, u64Body(this.#delivered), this.conn.framing === 'lines'));
@@ -607,7 +585,7 @@ export class Session extends EventEmitter implements MessageTransport {
     if (type === T_ACK && this.resumable) {
       const seq = readU64Body(body);
       if (seq < 0) return this.#protocolError(conn, 'a malformed acknowledgement');
-      this.#release(seq);
+      this.#log.release(seq);
       if (this.#state === 'closing' && this.queued === 0) this.#byeAndClose();
       this.#maybeDrain();
       return;
@@ -633,10 +611,6 @@ export class Session extends EventEmitter implements MessageTransport {
     conn.destroy(ipcError(ErrorCodes.PROTOCOL, `${this.endpoint} sent ${what}`, { address: this.endpoint }));
   }
 
-  /** Frames up to `seq` reached the peer: they leave the replay queue. */
-  #release(seq: number): void {
-    while (this.#head < this.#queue.length && this.#seqAt(this.#head) <= seq) this.#shift(null);
-  }
 
   pause(): this {
     this.#paused = true;
@@ -774,7 +748,6 @@ export class Session extends EventEmitter implements MessageTransport {
     this.#state = 'closed';
     if (this.#closeTimer !== null) clearTimeout(this.#closeTimer);
     if (this.#ttlTimer !== null) clearTimeout(this.#ttlTimer);
-    if (this.#ackTimer !== null) clearTimeout(this.#ackTimer);
     this.dropAll('closed');
     live.delete(this);
     this.onClosed();

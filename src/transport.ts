@@ -5,6 +5,7 @@ import { channels, debug } from './debug';
 import { ErrorCodes, TransportError, argTypeError, ipcError, outOfRangeError, systemError } from './errors';
 import { FRAME_TABLE, FramerError, constants, type NativeOwner, type NativeStream } from './native';
 import { frameIterator } from './iterate';
+import { frameAt } from './wire';
 import { jsonMessages as jsonMessagesOf, sendJson as sendJsonOn } from './json';
 import { T_DATA, T_PING, T_PONG, T_SEQ, controlBody, controlFrame, readSeq, readU32Body, seqHeaderLength, u32Body, writeSeqHeader } from './envelope';
 
@@ -89,10 +90,23 @@ export const kSendControl = Symbol('sendControl');
 export const kKeepUnsent = Symbol('keepUnsent');
 /** @internal The frames kept by kKeepUnsent, in order, once closed; each call takes them. */
 export const kTakeUnsent = Symbol('takeUnsent');
+/** @internal Hands each written batch of sequenced frames to a replay log instead of reusing it. */
+export const kRetain = Symbol('retain');
+/** @internal Writes bytes as they are (a replayed batch), behind what was sent before. */
+export const kWriteRaw = Symbol('writeRaw');
 
 /** Envelope modes. */
 export const ENV_PLAIN = 1;
 export const ENV_SEQ = 2;
+
+/**
+ * @internal Where the frames of a resumable session go once written (src/replay.ts): each batch that
+ * holds sequenced frames (`first`..`last`), and each frame written from the caller's memory.
+ */
+export interface RetainSink {
+  retain(batch: Buffer, len: number, first: number, last: number): void;
+  retainFrame(frame: Uint8Array, seq: number): void;
+}
 
 /** @internal What a session (src/session.ts) receives from the transport under it. */
 export interface SessionSink {
@@ -100,6 +114,8 @@ export interface SessionSink {
   frame(frame: Buffer, seq: number): void;
   /** A control frame other than ping and pong (which the transport answers itself). */
   control(type: number, body: Buffer | null): void;
+  /** The frames of one read have all been handed over. */
+  endOfRead?(): void;
 }
 
 interface Ping {
@@ -225,6 +241,10 @@ export class Transport extends EventEmitter implements MessageTransport {
   #pings = new Map<number, Ping>();
   #pingId = 0;
   #keepUnsent = false;
+  #retain: RetainSink | null = null;
+  // Sequence numbers of the first and last sequenced frame in the current batch (0: none).
+  #batchFirst = 0;
+  #batchLast = 0;
   #unsentCollected = false;
   #unsent: Buffer[] | null = null;
 
@@ -352,10 +372,32 @@ export class Transport extends EventEmitter implements MessageTransport {
     return this.#enqueue(data, this.#env === 0 ? 0 : T_DATA, 0);
   }
 
-  /** @internal A data frame with its sequence number (resume). */
-  [kSendSeq](frame: Uint8Array, seq: number): boolean {
+  /**
+   * @internal A data frame with its sequence number (resume). A `replay` is written at once from its
+   * own memory, outside any batch, so it is not handed to the replay log a second time.
+   */
+  [kSendSeq](frame: Uint8Array, seq: number, replay = false): boolean {
     if (this.#state !== 'open') return this.#refuse();
-    return this.#enqueue(frame, T_SEQ, seq);
+    return this.#enqueue(frame, T_SEQ, seq, replay);
+  }
+
+  /** @internal */
+  [kWriteRaw](bytes: Buffer, start: number, end: number): boolean {
+    if (this.#batchLen > 0) this.#flushBatch();
+    if (this.#handleClosing || end <= start) return !this.#handleClosing;
+    const len = end - start;
+    const queued = this.#writer.write(start === 0 ? bytes : bytes.subarray(start, end), len);
+    if (queued < 0) {
+      this.#writeFailed(queued);
+      return false;
+    }
+    this.#buffered += queued;
+    if (queued > 0) this.#inFlight.push({ batch: null, payload: null, len, queued, frames: 0 });
+    if (this.#buffered >= this.#config.writableHighWaterMark) {
+      this.#needDrain = true;
+      return false;
+    }
+    return true;
   }
 
   /** @internal A control frame (src/envelope.ts), queued behind the frames sent before it. */
@@ -363,9 +405,14 @@ export class Transport extends EventEmitter implements MessageTransport {
     if (this.#state === 'open' || (this.#state === 'closing' && !this.#handleClosing)) this.#enqueue(frame, 0, 0);
   }
 
-  /** A frame the connection failed under before it was queued: kept for requeueing, if asked. */
-  #lost(data: Uint8Array, type: number): boolean {
-    if (this.#keepUnsent && (type !== 0 || this.#env === 0)) (this.#unsent ??= []).push(Buffer.from(data));
+  /**
+   * A frame the connection failed under before it was queued: kept for requeueing, if asked, or for
+   * the replay log (unless it already has it).
+   */
+  #lost(data: Uint8Array, type: number, seq: number, retained = false): boolean {
+    if (type === T_SEQ) {
+      if (!retained) this.#retain?.retainFrame(Buffer.from(data), seq);
+    } else if (this.#keepUnsent && (type !== 0 || this.#env === 0)) (this.#unsent ??= []).push(Buffer.from(data));
     return false;
   }
 
@@ -384,7 +431,7 @@ export class Transport extends EventEmitter implements MessageTransport {
    * Frames `data` and queues it. `type` is the envelope's type byte to put before it (0: none; the
    * frame is a control frame or the envelope is off); `seq` goes with T_SEQ.
    */
-  #enqueue(data: Uint8Array, type: number, seq: number): boolean {
+  #enqueue(data: Uint8Array, type: number, seq: number, direct = false): boolean {
     const len = data.length;
     const envLen = type === 0 ? 0 : type === T_DATA ? 1 : this.#seqHeader;
     const payloadLen = envLen + len;
@@ -397,11 +444,11 @@ export class Transport extends EventEmitter implements MessageTransport {
     }
     const wire = headerLen + payloadLen + (this.#framing === 1 ? 1 : 0);
 
-    if (len <= COPY_LIMIT) {
+    if (len <= COPY_LIMIT && !direct) {
       let batch = this.#batch;
       if (batch === null || this.#batchLen + wire > batch.length) {
         if (this.#batchLen > 0) this.#flushBatch();
-        if (this.#handleClosing) return this.#lost(data, type);
+        if (this.#handleClosing) return this.#lost(data, type, seq);
         batch = this.#batch;
         if (batch === null) {
           batch = this.#spare.pop() ?? Buffer.allocUnsafe(Math.max(BATCH_SIZE, wire));
@@ -416,7 +463,11 @@ export class Transport extends EventEmitter implements MessageTransport {
         pos += batch.write(header, pos, 'latin1');
       }
       if (type === T_DATA) batch[pos++] = T_DATA;
-      else if (type === T_SEQ) pos = writeSeqHeader(batch, pos, seq, this.#hex);
+      else if (type === T_SEQ) {
+        pos = writeSeqHeader(batch, pos, seq, this.#hex);
+        if (this.#batchFirst === 0) this.#batchFirst = seq;
+        this.#batchLast = seq;
+      }
       batch.set(data, pos);
       pos += len;
       if (this.#framing === 1) batch[pos++] = 0x0a;
@@ -435,7 +486,9 @@ export class Transport extends EventEmitter implements MessageTransport {
     } else {
       // Keep the order: everything batched before this frame goes first.
       if (this.#batchLen > 0) this.#flushBatch();
-      if (this.#handleClosing) return this.#lost(data, type);
+      if (this.#handleClosing) return this.#lost(data, type, seq, direct);
+      // Written from the caller's memory: the replay log keeps the frame itself.
+      if (type === T_SEQ && !direct) this.#retain?.retainFrame(data, seq);
       let head: Uint8Array;
       let tail: Uint8Array | undefined;
       const env = envLen === 0 ? null : Buffer.allocUnsafe(envLen);
@@ -461,7 +514,7 @@ export class Transport extends EventEmitter implements MessageTransport {
       if (queued < 0) {
         this.#unsendable++;
         this.#writeFailed(queued);
-        return this.#lost(data, type);
+        return this.#lost(data, type, seq, true);
       }
       this.#buffered += queued;
       if (queued > 0) this.#inFlight.push({ batch: null, payload: data, len: wire, queued, frames: 1 });
@@ -517,11 +570,20 @@ export class Transport extends EventEmitter implements MessageTransport {
     }
     // Bytes the OS took leave the buffer now; the rest when libuv reports the write done.
     this.#buffered -= len - queued;
+    // A batch of sequenced frames belongs to the replay log from now on: it is never reused.
+    let kept = false;
+    if (this.#batchFirst !== 0) {
+      if (this.#retain !== null) {
+        this.#retain.retain(batch, len, this.#batchFirst, this.#batchLast);
+        kept = true;
+      }
+      this.#batchFirst = 0;
+    }
     // Native code still holds a view of the batch: never write into it until that write is done.
     if (queued > 0) {
-      this.#inFlight.push({ batch, payload: null, len, queued, frames });
+      this.#inFlight.push({ batch: kept ? null : batch, payload: null, len, queued, frames });
       this.#batch = null;
-    }
+    } else if (kept) this.#batch = null;
     // The socket may have taken everything at once, and then no write completion will come to
     // announce 'drain'. Announce it from the next loop turn, not from here: a sender that refills on
     // 'drain' must let I/O run between rounds.
@@ -655,6 +717,7 @@ export class Transport extends EventEmitter implements MessageTransport {
         return;
       }
     }
+    if (!this.#handleClosing) this.#sink?.endOfRead?.();
     if (this.#backlog.length - this.#backlogHead >= this.#config.readableHighWaterMark) this.#updateReading();
   }
 
@@ -681,6 +744,11 @@ export class Transport extends EventEmitter implements MessageTransport {
   /** @internal */
   [kKeepUnsent](): void {
     this.#keepUnsent = true;
+  }
+
+  /** @internal */
+  [kRetain](sink: RetainSink | null): void {
+    this.#retain = sink;
   }
 
   /** @internal */
@@ -718,6 +786,7 @@ export class Transport extends EventEmitter implements MessageTransport {
 
   /** Appends to `out` a copy of each data frame of write `w` that ends past its first `sent` bytes. */
   #framesOf(w: InFlight, sent: number, out: Buffer[]): void {
+    if (w.batch === null && w.payload === null) return; // bytes written as they were (kWriteRaw)
     if (w.payload !== null) {
       if (sent < w.len) out.push(Buffer.from(w.payload));
       return;
@@ -725,23 +794,7 @@ export class Transport extends EventEmitter implements MessageTransport {
     const b = w.batch!;
     let pos = 0;
     while (pos < w.len) {
-      let start: number;
-      let end: number;
-      let next: number;
-      if (this.#framing === 0) {
-        start = pos + 4;
-        end = start + b.readUInt32BE(pos);
-        next = end;
-      } else if (this.#framing === 2) {
-        const sep = b.indexOf('\r\n\r\n', pos, 'latin1');
-        start = sep + 4;
-        end = start + Number.parseInt(b.toString('latin1', pos + 16, sep), 10);
-        next = end;
-      } else {
-        start = pos;
-        end = b.indexOf(0x0a, pos);
-        next = end + 1;
-      }
+      const [start, end, next] = frameAt(b, pos, this.#framing);
       if (next > sent) {
         const type = this.#env === 0 ? 0 : b[start];
         if (type === 0) out.push(Buffer.from(b.subarray(start, end)));
@@ -1053,6 +1106,12 @@ export class Transport extends EventEmitter implements MessageTransport {
   #closeHandle(): void {
     if (this.#handleClosing) return;
     this.#collectOnce();
+    // Sequenced frames still in the batch go to the replay log, to be sent on the next connection.
+    if (this.#retain !== null && this.#batchFirst !== 0 && this.#batch !== null && this.#batchLen > 0) {
+      this.#retain.retain(this.#batch, this.#batchLen, this.#batchFirst, this.#batchLast);
+      this.#batch = null;
+    }
+    this.#batchFirst = 0;
     this.#handleClosing = true;
     this.#batch = null;
     this.#batchLen = 0;

@@ -591,3 +591,58 @@ describe('reconnecting({ resume: true }) to a server that does not resume', () =
     expect(hellos).toEqual(['HSIPC', 'HSIPC']);
   });
 });
+
+describe('resume with a bounded queue', () => {
+  // The server turns every connection away while `open` is false, so the client stays disconnected and
+  // queues; its connection is cut by hand. Frames dropped by the queue's policy were never written:
+  // the frames after them take over their numbers, so the server sees no gap and no duplicate.
+  async function setup(opts: Parameters<typeof reconnecting>[1]) {
+    const ep = `unix:${sock('q.sock')}`;
+    let open = true;
+    const srv = await server(ep, { resume: true, allowPeer: () => open });
+    const got: string[] = [];
+    const sessions: Session[] = [];
+    srv.on('connection', (s: Session) => {
+      sessions.push(s);
+      s.on('message', (m: Buffer) => got.push(m.toString()));
+    });
+    const c = client(ep, { initialDelay: 5, maxDelay: 20, ...opts });
+    const dropped = drops(c);
+    await once(c, 'connect');
+    for (const f of ['a0', 'a1', 'a2']) c.send(f);
+    await waitFor(() => got.length === 3 && c.stats.queuedFrames === 0, () => `acknowledged: ${c.stats.queuedFrames} left`);
+    open = false;
+    c.connection!.destroy();
+    await once(c, 'disconnect');
+    return { c, got, sessions, dropped, reopen: () => (open = true) };
+  }
+
+  it("'drop-oldest' drops never-written frames; the rest arrive in order after the reconnect", async () => {
+    const { c, got, sessions, dropped, reopen } = await setup({ queuePolicy: 'drop-oldest', maxQueueFrames: 5 });
+    for (let i = 0; i < 10; i++) c.send(`b${i}`);
+    expect(dropped).toEqual([0, 1, 2, 3, 4].map((i) => [`b${i}`, 'queue-full']));
+    reopen();
+    await once(c, 'reconnect');
+    await waitFor(() => got.length === 8, () => `got ${got.join(',')}`);
+    expect(got).toEqual(['a0', 'a1', 'a2', 'b5', 'b6', 'b7', 'b8', 'b9']);
+    c.send('c0');
+    await waitFor(() => got.length === 9, () => `got ${got.join(',')}`);
+    expect(got.at(-1)).toBe('c0');
+    expect(sessions).toHaveLength(1);
+    expect(sessions[0]!.stats.duplicates).toBe(0);
+  });
+
+  it('queueTtl drops frames that waited too long; later frames take their numbers', async () => {
+    const { c, got, sessions, dropped, reopen } = await setup({ queueTtl: 40 });
+    for (let i = 0; i < 4; i++) c.send(`b${i}`);
+    await waitFor(() => dropped.length === 4, () => `dropped ${dropped.length}`);
+    expect(dropped).toEqual([0, 1, 2, 3].map((i) => [`b${i}`, 'ttl']));
+    c.send('c0');
+    c.send('c1');
+    reopen();
+    await once(c, 'reconnect');
+    await waitFor(() => got.length === 5, () => `got ${got.join(',')}`);
+    expect(got).toEqual(['a0', 'a1', 'a2', 'c0', 'c1']);
+    expect(sessions).toHaveLength(1);
+  });
+});
