@@ -163,11 +163,19 @@ export function writeSeqHeader(buf: Buffer, pos: number, seq: number, hex: boole
   return pos + 17;
 }
 
-/** The sequence number of a received 'S' frame, or -1 when it is malformed. */
-export function readSeq(frame: Buffer, hex: boolean): number {
-  if (!hex) return frame.length >= 9 ? readU64(frame, 1) : -1;
-  if (frame.length < 17) return -1;
-  const text = frame.toString('latin1', 1, 17);
+/**
+ * The sequence number of the 'S' frame of `len` bytes at `at` in `buf`, or -1 when it is malformed.
+ * Read in place: this runs once per frame received with resume.
+ */
+export function readSeq(buf: Buffer, at: number, len: number, hex: boolean): number {
+  if (!hex) {
+    if (len < 9) return -1;
+    const hi = ((buf[at + 1]! << 24) | (buf[at + 2]! << 16) | (buf[at + 3]! << 8) | buf[at + 4]!) >>> 0;
+    const lo = ((buf[at + 5]! << 24) | (buf[at + 6]! << 16) | (buf[at + 7]! << 8) | buf[at + 8]!) >>> 0;
+    return hi * 0x1_0000_0000 + lo;
+  }
+  if (len < 17) return -1;
+  const text = buf.toString('latin1', at + 1, at + 17);
   const value = Number.parseInt(text, 16);
   return /^[0-9a-f]{16}$/.test(text) && Number.isSafeInteger(value) ? value : -1;
 }

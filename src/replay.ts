@@ -95,7 +95,7 @@ export class ReplayLog implements RetainSink {
     let pos = 0;
     while (pos < e.len) {
       const [start, end, next] = frameAt(e.bytes, pos, this.#framing);
-      if (e.bytes[start] === T_SEQ && readSeq(e.bytes.subarray(start, end), this.#hex) > seq) return pos;
+      if (e.bytes[start] === T_SEQ && readSeq(e.bytes, start, end - start, this.#hex) > seq) return pos;
       pos = next;
     }
     return e.len;
@@ -131,7 +131,7 @@ export class ReplayLog implements RetainSink {
     let pos = 0;
     while (pos < e.len) {
       const [start, end, next] = frameAt(e.bytes, pos, this.#framing);
-      if (e.bytes[start] === T_SEQ && readSeq(e.bytes.subarray(start, end), this.#hex) > this.#acked) {
+      if (e.bytes[start] === T_SEQ && readSeq(e.bytes, start, end - start, this.#hex) > this.#acked) {
         out.push(e.bytes.subarray(start + this.#seqHeader, end));
       }
       pos = next;

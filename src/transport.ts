@@ -684,9 +684,8 @@ export class Transport extends EventEmitter implements MessageTransport {
         else this.#deliver(frame);
         continue;
       }
-      const whole = new FrameBuffer(slab, start, len) as Buffer;
       if (type === T_SEQ && this.#env === ENV_SEQ && sink !== null) {
-        const seq = readSeq(whole, this.#hex);
+        const seq = readSeq(bytes, start, len, this.#hex);
         if (seq < 0) {
           this.#fail(ipcError(ErrorCodes.PROTOCOL, `${this.endpoint} sent a data frame with a malformed sequence number`, { address: this.endpoint }));
           return;
@@ -695,6 +694,7 @@ export class Transport extends EventEmitter implements MessageTransport {
         sink.frame(new FrameBuffer(slab, start + this.#seqHeader, len - this.#seqHeader) as Buffer, seq);
         continue;
       }
+      const whole = new FrameBuffer(slab, start, len) as Buffer;
       this.#framesIn--;
       if (type === T_PING) {
         const body = controlBody(whole, this.#hex);
