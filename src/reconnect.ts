@@ -102,7 +102,7 @@ export class ReconnectingTransport extends Session {
         if (!this.#cfg.envelope) return { t, hello: null };
         const flags = F_HEARTBEAT | (this.resumable ? F_RESUME : 0);
         const left = Math.max(1, this.#cfg.connectTimeout - (Date.now() - started));
-        const hello = await clientHandshake(t, this.hello(flags), left, true);
+        const hello = await clientHandshake(t, this.hello(flags), left, true, this.unrefd);
         return { t, hello };
       })
       .then(

@@ -137,6 +137,7 @@ export class Server extends EventEmitter {
     const timer = setTimeout(() => refuse(`no handshake within ${HANDSHAKE_TIMEOUT} ms (the client must connect with heartbeat: true or resume: true)`), HANDSHAKE_TIMEOUT);
     t.once('close', () => clearTimeout(timer));
     t[kSink]({
+      handshaking: true,
       frame: () => refuse('the client sent data before its handshake (it must connect with heartbeat: true or resume: true)'),
       control: (type, body) => {
         const hello = type === T_HELLO ? decodeHello(body) : null;

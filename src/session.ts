@@ -798,7 +798,7 @@ const early = new WeakMap<Transport, Early[]>();
  * nothing within `timeout` ms: it is not listening with heartbeat or resume. `forSession`: the
  * connection goes to a Session (its attach() takes the frames that came behind the hello).
  */
-export function clientHandshake(t: Transport, hello: Hello, timeout: number, forSession = false): Promise<Hello> {
+export function clientHandshake(t: Transport, hello: Hello, timeout: number, forSession = false, unref = false): Promise<Hello> {
   const hex = t.framing === 'lines';
   return new Promise<Hello>((resolve, reject) => {
     let done = false;
@@ -821,8 +821,13 @@ export function clientHandshake(t: Transport, hello: Hello, timeout: number, for
       () => fail(`no handshake answer within ${timeout} ms; is the server listening with heartbeat: true or resume: true?`),
       timeout,
     );
+    if (unref) {
+      timer.unref();
+      t.unref();
+    }
     t[kEnvelope](ENV_PLAIN);
     t[kSink]({
+      handshaking: true,
       frame: () => fail('the server sent data before its handshake answer'),
       control: (type, body) => {
         if (done) return;

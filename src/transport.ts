@@ -116,6 +116,8 @@ export interface SessionSink {
   control(type: number, body: Buffer | null): void;
   /** The frames of one read have all been handed over. */
   endOfRead?(): void;
+  /** During a handshake every control frame goes to control(): a ping is not answered before the hello. */
+  handshaking?: boolean;
 }
 
 interface Ping {
@@ -696,7 +698,9 @@ export class Transport extends EventEmitter implements MessageTransport {
       }
       const whole = new FrameBuffer(slab, start, len) as Buffer;
       this.#framesIn--;
-      if (type === T_PING) {
+      if (sink !== null && sink.handshaking === true) {
+        sink.control(type, controlBody(whole, this.#hex));
+      } else if (type === T_PING) {
         const body = controlBody(whole, this.#hex);
         if (readU32Body(body) >= 0) this.#enqueue(controlFrame(T_PONG, body, this.#hex), 0, 0);
       } else if (type === T_PONG) {

@@ -106,6 +106,18 @@ describe('one end without heartbeat', () => {
     await waitFor(() => srv.connections === 0, 'the refused connection to go');
   });
 
+  it('a ping before the hello is refused like any other first frame, not answered', async () => {
+    const file = sock();
+    const srv = await server(file, { heartbeat: true });
+    const handshakeErrors: Error[] = [];
+    srv.on('handshakeError', (e: Error) => handshakeErrors.push(e));
+    const raw: RawPeer = await rawConnect(file);
+    raw.sock.write(lp(Buffer.from([0x50, 0, 0, 0, 7]))); // 'P', id 7
+    await waitFor(() => raw.closed, 'the server to close the connection');
+    expect(raw.bytes().length).toBe(0); // no pong, no hello: nothing at all
+    expect(handshakeErrors.map(code)).toEqual([ErrorCodes.HANDSHAKE]);
+  });
+
   it('a heartbeat client of a plain server rejects ERR_IPC_HANDSHAKE after connectTimeout', async () => {
     const file = sock();
     const srv = await server(file);
