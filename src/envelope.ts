@@ -142,9 +142,9 @@ export function seqHeaderLength(hex: boolean): number {
   return hex ? 17 : 9;
 }
 
-/** Writes an 'S' header at `pos` of `buf`; returns the position after it. */
-export function writeSeqHeader(buf: Buffer, pos: number, seq: number, hex: boolean): number {
-  buf[pos] = T_SEQ;
+/** Writes an 'S' header (or, with `type`, an 'A' frame) at `pos` of `buf`; returns the position after it. */
+export function writeSeqHeader(buf: Buffer, pos: number, seq: number, hex: boolean, type = T_SEQ): number {
+  buf[pos] = type;
   if (!hex) {
     // Byte by byte: this runs once per frame sent with resume, and the Buffer methods check bounds.
     const hi = (seq / 0x1_0000_0000) >>> 0;
@@ -164,7 +164,7 @@ export function writeSeqHeader(buf: Buffer, pos: number, seq: number, hex: boole
 }
 
 /**
- * The sequence number of the 'S' frame of `len` bytes at `at` in `buf`, or -1 when it is malformed.
+ * The sequence number of the 'S' (or 'A') frame of `len` bytes at `at` in `buf`, or -1 when it is malformed.
  * Read in place: this runs once per frame received with resume.
  */
 export function readSeq(buf: Buffer, at: number, len: number, hex: boolean): number {

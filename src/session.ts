@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { TransportConfig } from './config';
 import { debug } from './debug';
-import { ENV_PLAIN, ENV_SEQ, Transport, checkFrame, kEnvelope, kKeepUnsent, kRetain, kSendControl, kSendSeq, kSink, kTakeUnsent, type MessageTransport, type SessionSink, type TransportState, type TransportStats } from './transport';
+import { ENV_PLAIN, ENV_SEQ, Transport, checkFrame, kEnvelope, kKeepUnsent, kRetain, kSendAck, kSendControl, kSendSeq, kSink, kTakeUnsent, type MessageTransport, type SessionSink, type TransportState, type TransportStats } from './transport';
 import {
   F_HEARTBEAT,
   F_RESUME,
@@ -22,7 +22,6 @@ import {
   decodeHello,
   encodeHello,
   readU64Body,
-  u64Body,
   type Hello,
 } from './envelope';
 import { ErrorCodes, ipcError } from './errors';
@@ -475,6 +474,7 @@ export class Session extends EventEmitter implements MessageTransport {
       frame: (frame, seq) => this.#onFrame(frame, seq),
       control: (type, body) => this.#onControl(conn, type, body),
       endOfRead: () => this.#sendAck(),
+      ack: (seq) => (this.resumable ? this.#onAck(seq) : this.#protocolError(conn, 'an acknowledgement outside a resumable session')),
     };
     conn[kSink](sink);
     const held = early.get(conn);
@@ -578,16 +578,20 @@ export class Session extends EventEmitter implements MessageTransport {
   #sendAck(): void {
     if (this.#acked === this.#delivered || this.conn === null) return;
     this.#acked = this.#delivered;
-    this.conn[kSendControl](controlFrame(T_ACK, u64Body(this.#delivered), this.conn.framing === 'lines'));
+    this.conn[kSendAck](this.#delivered);
+  }
+
+  #onAck(seq: number): void {
+    this.#log.release(seq);
+    if (this.#state === 'closing' && this.queued === 0) this.#byeAndClose();
+    this.#maybeDrain();
   }
 
   #onControl(conn: Transport, type: number, body: Buffer | null): void {
     if (type === T_ACK && this.resumable) {
       const seq = readU64Body(body);
       if (seq < 0) return this.#protocolError(conn, 'a malformed acknowledgement');
-      this.#log.release(seq);
-      if (this.#state === 'closing' && this.queued === 0) this.#byeAndClose();
-      this.#maybeDrain();
+      this.#onAck(seq);
       return;
     }
     if (type === T_BYE) {

@@ -7,7 +7,7 @@ import { FRAME_TABLE, FramerError, constants, type NativeOwner, type NativeStrea
 import { frameIterator } from './iterate';
 import { frameAt } from './wire';
 import { jsonMessages as jsonMessagesOf, sendJson as sendJsonOn } from './json';
-import { T_DATA, T_PING, T_PONG, T_SEQ, controlBody, controlFrame, readSeq, readU32Body, seqHeaderLength, u32Body, writeSeqHeader } from './envelope';
+import { T_ACK, T_DATA, T_PING, T_PONG, T_SEQ, controlBody, controlFrame, readSeq, readU32Body, seqHeaderLength, u32Body, writeSeqHeader } from './envelope';
 
 export type TransportState = 'connecting' | 'open' | 'closing' | 'closed';
 
@@ -72,8 +72,12 @@ export interface MessageTransport extends EventEmitter {
 const COPY_LIMIT = 16 * 1024;
 const BATCH_SIZE = 64 * 1024;
 const NEWLINE = Buffer.from('\n');
+const NO_BYTES = Buffer.alloc(0);
 // Finished batch buffers kept per transport for reuse by a fast sender.
 const MAX_SPARE_BATCHES = 4;
+// A send batch holding no more than this is copied into a resumable session's replay log; a fuller one
+// is handed over whole.
+const RETAIN_COPY_LIMIT = 4096;
 const UV_EOF = constants.UV_EOF;
 
 /** @internal Writes what is still queued, synchronously (openStdio's process 'exit' hook). */
@@ -86,6 +90,8 @@ export const kSink = Symbol('sink');
 export const kSendSeq = Symbol('sendSeq');
 /** @internal Sends one control frame, already encoded. */
 export const kSendControl = Symbol('sendControl');
+/** @internal Sends an acknowledgement ('A'), written straight into the batch. */
+export const kSendAck = Symbol('sendAck');
 /** @internal Asks the transport to keep, when it closes, the frames it never handed to the OS. */
 export const kKeepUnsent = Symbol('keepUnsent');
 /** @internal The frames kept by kKeepUnsent, in order, once closed; each call takes them. */
@@ -114,6 +120,8 @@ export interface SessionSink {
   frame(frame: Buffer, seq: number): void;
   /** A control frame other than ping and pong (which the transport answers itself). */
   control(type: number, body: Buffer | null): void;
+  /** An acknowledgement ('A'), read in place (one per read of the peer's, so kept cheap). */
+  ack?(seq: number): void;
   /** The frames of one read have all been handed over. */
   endOfRead?(): void;
   /** During a handshake every control frame goes to control(): a ping is not answered before the hello. */
@@ -407,6 +415,11 @@ export class Transport extends EventEmitter implements MessageTransport {
     if (this.#state === 'open' || (this.#state === 'closing' && !this.#handleClosing)) this.#enqueue(frame, 0, 0);
   }
 
+  /** @internal */
+  [kSendAck](seq: number): void {
+    if (this.#state === 'open' || (this.#state === 'closing' && !this.#handleClosing)) this.#enqueue(NO_BYTES, T_ACK, seq);
+  }
+
   /**
    * A frame the connection failed under before it was queued: kept for requeueing, if asked, or for
    * the replay log (unless it already has it).
@@ -435,7 +448,7 @@ export class Transport extends EventEmitter implements MessageTransport {
    */
   #enqueue(data: Uint8Array, type: number, seq: number, direct = false): boolean {
     const len = data.length;
-    const envLen = type === 0 ? 0 : type === T_DATA ? 1 : this.#seqHeader;
+    const envLen = type === 0 ? 0 : type === T_DATA ? 1 : this.#seqHeader; // 'S' and 'A' alike
     const payloadLen = envLen + len;
     let header = '';
     let headerLen = 4;
@@ -469,7 +482,7 @@ export class Transport extends EventEmitter implements MessageTransport {
         pos = writeSeqHeader(batch, pos, seq, this.#hex);
         if (this.#batchFirst === 0) this.#batchFirst = seq;
         this.#batchLast = seq;
-      }
+      } else if (type === T_ACK) pos = writeSeqHeader(batch, pos, seq, this.#hex, T_ACK);
       batch.set(data, pos);
       pos += len;
       if (this.#framing === 1) batch[pos++] = 0x0a;
@@ -521,8 +534,11 @@ export class Transport extends EventEmitter implements MessageTransport {
       this.#buffered += queued;
       if (queued > 0) this.#inFlight.push({ batch: null, payload: data, len: wire, queued, frames: 1 });
     }
-    this.#framesOut++;
-    this.#bytesOut += len;
+    // Control frames (pings, pongs, acknowledgements) are not the user's: stats count data only.
+    if (type === T_DATA || type === T_SEQ || (type === 0 && this.#env === 0)) {
+      this.#framesOut++;
+      this.#bytesOut += len;
+    }
     if (this.#buffered > this.#config.maxBufferedBytes) {
       this.#fail(
         ipcError(
@@ -572,12 +588,19 @@ export class Transport extends EventEmitter implements MessageTransport {
     }
     // Bytes the OS took leave the buffer now; the rest when libuv reports the write done.
     this.#buffered -= len - queued;
-    // A batch of sequenced frames belongs to the replay log from now on: it is never reused.
+    // A batch of sequenced frames goes to the replay log: a full one as it is (it is never reused), a
+    // small one as a copy of what it holds, so a trickle of frames does not cost a batch buffer each.
     let kept = false;
     if (this.#batchFirst !== 0) {
       if (this.#retain !== null) {
-        this.#retain.retain(batch, len, this.#batchFirst, this.#batchLast);
-        kept = true;
+        if (len > RETAIN_COPY_LIMIT) {
+          this.#retain.retain(batch, len, this.#batchFirst, this.#batchLast);
+          kept = true;
+        } else {
+          const copy = Buffer.allocUnsafe(len);
+          batch.copy(copy, 0, 0, len);
+          this.#retain.retain(copy, len, this.#batchFirst, this.#batchLast);
+        }
       }
       this.#batchFirst = 0;
     }
@@ -696,8 +719,17 @@ export class Transport extends EventEmitter implements MessageTransport {
         sink.frame(new FrameBuffer(slab, start + this.#seqHeader, len - this.#seqHeader) as Buffer, seq);
         continue;
       }
-      const whole = new FrameBuffer(slab, start, len) as Buffer;
       this.#framesIn--;
+      if (type === T_ACK && sink !== null && sink.ack !== undefined && sink.handshaking !== true) {
+        const acked = readSeq(bytes, start, len, this.#hex);
+        if (acked < 0) {
+          this.#fail(ipcError(ErrorCodes.PROTOCOL, `${this.endpoint} sent a malformed acknowledgement`, { address: this.endpoint }));
+          return;
+        }
+        sink.ack(acked);
+        continue;
+      }
+      const whole = new FrameBuffer(slab, start, len) as Buffer;
       if (sink !== null && sink.handshaking === true) {
         sink.control(type, controlBody(whole, this.#hex));
       } else if (type === T_PING) {
