@@ -82,6 +82,10 @@ describe.each<Framing>(['length-prefixed', 'lines', 'content-length'])('heartbea
     await sleep(20);
     expect(atServer.length).toBe(frames.length);
     expect(atClient.length).toBe(frames.length);
+    // Nor in the stats, which count the user's frames and bytes only.
+    const bytes = frames.reduce((n, f) => n + f.length, 0);
+    expect(client.stats).toMatchObject({ framesOut: frames.length, framesIn: frames.length, bytesOut: bytes, bytesIn: bytes });
+    expect(peer.stats).toMatchObject({ framesOut: frames.length, framesIn: frames.length, bytesOut: bytes, bytesIn: bytes });
   });
 });
 
