@@ -29,6 +29,21 @@ function lp(text) {
   return Buffer.concat([h, body]);
 }
 
+/** Reports how the connection ends, and exits with it; a safety net for a peer left hanging. */
+function reportEnd(sock) {
+  sock.on('end', () => say({ event: 'end' }));
+  sock.on('error', (e) => say({ event: 'error', code: e.code }));
+  sock.on('close', () => {
+    say({ event: 'close' });
+    process.exit(0);
+  });
+  // A refused peer must be told, not left hanging.
+  setTimeout(() => {
+    say({ event: 'timeout' });
+    process.exit(2);
+  }, 8000).unref();
+}
+
 const [mode, ...args] = process.argv.slice(2);
 say({ event: 'start', uid: process.getuid(), gid: process.getgid() });
 
@@ -50,17 +65,7 @@ if (mode === 'connect') {
       sock.end();
     }
   });
-  sock.on('end', () => say({ event: 'end' }));
-  sock.on('error', (e) => say({ event: 'error', code: e.code }));
-  sock.on('close', () => {
-    say({ event: 'close' });
-    process.exit(0);
-  });
-  // Safety net: a refused peer must be told, not left hanging.
-  setTimeout(() => {
-    say({ event: 'timeout' });
-    process.exit(2);
-  }, 8000).unref();
+  reportEnd(sock);
 } else if (mode === 'hello') {
   const [addr, sessionHex] = args;
   // 'H' 'SIPC' version 1, flags heartbeat|resume, the session, received 0, first 1.
@@ -88,16 +93,7 @@ if (mode === 'connect') {
       sock.end(); // the answer is all this program came for
     }
   });
-  sock.on('end', () => say({ event: 'end' }));
-  sock.on('error', (e) => say({ event: 'error', code: e.code }));
-  sock.on('close', () => {
-    say({ event: 'close' });
-    process.exit(0);
-  });
-  setTimeout(() => {
-    say({ event: 'timeout' });
-    process.exit(2);
-  }, 8000).unref();
+  reportEnd(sock);
 } else if (mode === 'listen') {
   const [dist, endpoint] = args;
   const { listen } = require(dist);
