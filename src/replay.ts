@@ -83,10 +83,14 @@ export class ReplayLog implements RetainSink {
    */
   replay(conn: Transport): void {
     for (let i = this.#head; i < this.#entries.length; i++) {
+      // A write that failed closed the connection: the rest waits for the next one (kept here).
+      if (conn.state !== 'open') return;
       const e = this.#entries[i]!;
       if (e.last <= this.#acked) continue;
       if (e.frame) conn[kSendSeq](e.bytes, e.first, true);
-      else conn[kWriteRaw](e.bytes, e.first > this.#acked ? 0 : this.#offsetAfter(e, this.#acked), e.len);
+      // From its first sequenced frame even when the peer has none of them: a batch may begin with
+      // control frames of the connection that wrote it (the server's hello), meaningless on this one.
+      else conn[kWriteRaw](e.bytes, this.#offsetAfter(e, Math.max(this.#acked, e.first - 1)), e.len);
     }
   }
 

@@ -150,7 +150,7 @@ function restartingStdio(command: string, args: readonly string[], raw: SpawnStd
   const transportKeys = new Set(Object.keys(DEFAULTS));
   const cfg = reconnectConfig(Object.fromEntries(Object.entries({ framing: 'lines', ...once }).filter(([k]) => transportKeys.has(k))));
   const failed = (): boolean => lastExit === null || lastExit.code !== 0 || lastExit.signal !== null;
-  return new ReconnectingTransport(factory, `stdio:${path.basename(command)}`, cfg, {
+  const r = new ReconnectingTransport(factory, `stdio:${path.basename(command)}`, cfg, {
     delay,
     maxRestarts,
     shouldRestart: failed,
@@ -166,6 +166,16 @@ function restartingStdio(command: string, args: readonly string[], raw: SpawnStd
       });
     },
   });
+  // Closed before its first dial (close() or destroy() at once): the child spawned above was never
+  // taken, and nothing else would ever end it.
+  r.once('close', () => {
+    const unused = next;
+    next = null;
+    if (unused === null) return;
+    unused.on('error', () => {});
+    void unused.close();
+  });
+  return r;
 }
 
 function spawnOne(command: string, args: readonly string[], raw: SpawnStdioOptions): StdioTransport {

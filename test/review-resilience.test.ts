@@ -1,0 +1,153 @@
+// Review of the resilience layer (issue 4): each test here failed because of a bug found in review,
+// and passes with its fix. Real sockets; frames counted exactly; no timing assertions.
+import { afterEach, describe, expect, it } from 'vitest';
+import * as path from 'node:path';
+import * as fs from 'node:fs';
+import { listen, spawnStdio, type ReconnectingTransport, type Server, type ServerSession } from '../dist/index.js';
+import { cleanupAll, dirPerTest, lp, onCleanup, rawConnect, waitFor, type RawPeer } from './helpers/common';
+
+afterEach(cleanupAll);
+
+const dir = dirPerTest('sipc-review-');
+
+async function server(ep: string, opts: Parameters<typeof listen>[1]): Promise<Server> {
+  const s = await listen(ep, opts);
+  onCleanup(() => s.close());
+  return s;
+}
+
+// --- the wire, by hand (length-prefixed) -----------------------------------------------------------
+
+/** The hello of src/envelope.ts, field by field: 'H' 'SIPC' version flags session received first. */
+function hello(flags: number, session: Buffer, received: number, first: number): Buffer {
+  const b = Buffer.alloc(1 + 4 + 1 + 1 + 16 + 8 + 8);
+  b.write('HSIPC', 0, 'latin1');
+  b[5] = 1;
+  b[6] = flags;
+  session.copy(b, 7);
+  b.writeBigUInt64BE(BigInt(received), 23);
+  b.writeBigUInt64BE(BigInt(first), 31);
+  return b;
+}
+
+/** The payloads of the length-prefixed frames a raw peer received, as text ('S' frames: type, seq, text). */
+function frames(raw: RawPeer): string[] {
+  const out: string[] = [];
+  const bytes = raw.bytes();
+  for (let pos = 0; pos + 4 <= bytes.length; ) {
+    const n = bytes.readUInt32BE(pos);
+    if (pos + 4 + n > bytes.length) break;
+    const f = bytes.subarray(pos + 4, pos + 4 + n);
+    const type = String.fromCharCode(f[0]!);
+    if (type === 'S') out.push(`S${f.readBigUInt64BE(1)} ${f.subarray(9).toString()}`);
+    else if (type === 'H') out.push(`H received=${f.readBigUInt64BE(23)} first=${f.readBigUInt64BE(31)}`);
+    else out.push(type);
+    pos += 4 + n;
+  }
+  return out;
+}
+
+describe('resume replay', () => {
+  it("a frame the server session sent right behind its hello is replayed without that old hello", async () => {
+    const file = path.join(dir(), 's.sock');
+    const srv = await server(`unix:${file}`, { resume: true });
+    const sessions: ServerSession[] = [];
+    // The usual greeting: the session sends as soon as it is announced, in the same tick as its hello.
+    srv.on('connection', (s: ServerSession) => {
+      sessions.push(s);
+      s.send('greeting');
+    });
+    const id = Buffer.from('fedcba9876543210', 'latin1');
+
+    // First connection: the greeting comes, and the client goes away without acknowledging it.
+    const first = await rawConnect(file);
+    first.sock.write(lp(hello(3, id, 0, 1)));
+    await waitFor(() => frames(first).length >= 2, "the server's hello and the greeting");
+    expect(frames(first)).toEqual(['H received=0 first=1', 'S1 greeting']);
+    first.sock.destroy();
+    await waitFor(() => sessions[0]!.connection === null, "the server's side of the first connection to go");
+
+    // Second connection: the new hello, then the greeting replayed; nothing else.
+    const second = await rawConnect(file);
+    second.sock.write(lp(hello(3, id, 0, 1)));
+    await waitFor(() => frames(second).length >= 2, "the server's second hello and the replayed greeting");
+    // A ping: its pong comes behind whatever the replay held.
+    second.sock.write(lp(Buffer.from([0x50, 0, 0, 0, 7])));
+    await waitFor(() => frames(second).includes('O'), 'the pong');
+    expect(frames(second)).toEqual(['H received=0 first=1', 'S1 greeting', 'O']);
+    second.sock.write(lp(Buffer.concat([Buffer.from('A'), Buffer.from('0000000000000001', 'hex')])));
+    await waitFor(() => sessions[0]!.stats.queuedFrames === 0, 'the acknowledgement');
+    expect(sessions).toHaveLength(1);
+    expect(sessions[0]!.connection).not.toBeNull();
+  });
+});
+
+describe('resume replay on a connection that fails under it', () => {
+  it('a client that sends its hello and is gone at once: the server session survives, and replays to the next connection', async () => {
+    const file = path.join(dir(), 's.sock');
+    const srv = await server(`unix:${file}`, { resume: true });
+    const sessions: ServerSession[] = [];
+    const big = (c: string): string => c.repeat(20_000); // past 16 KiB: written from the caller's memory
+    srv.on('connection', (s: ServerSession) => {
+      sessions.push(s);
+      s.send(big('a'));
+      s.send(big('b'));
+    });
+    const id = Buffer.from('0011223344556677', 'latin1');
+    const first = await rawConnect(file);
+    first.sock.write(lp(hello(3, id, 0, 1)));
+    await waitFor(() => frames(first).length >= 3, "the server's hello and two frames");
+    first.sock.destroy();
+    await waitFor(() => sessions[0]!.connection === null, "the server's side of the first connection to go");
+    const disconnects: unknown[] = [];
+    sessions[0]!.on('disconnect', (err: unknown) => disconnects.push(err));
+
+    // The hello, and the socket closed as soon as it is written: the replay's first write fails (EPIPE).
+    const second = await rawConnect(file);
+    second.sock.write(lp(hello(3, id, 0, 1)), () => second.sock.destroy());
+    await waitFor(() => disconnects.length === 1, "the session's 'disconnect' for the second connection");
+
+    const third = await rawConnect(file);
+    third.sock.write(lp(hello(3, id, 0, 1)));
+    await waitFor(() => frames(third).length >= 3, 'the replay on the third connection');
+    expect(frames(third)).toEqual(['H received=0 first=1', `S1 ${big('a')}`, `S2 ${big('b')}`]);
+    third.sock.write(lp(Buffer.concat([Buffer.from('A'), Buffer.from('0000000000000002', 'hex')])));
+    await waitFor(() => sessions[0]!.stats.queuedFrames === 0, 'the acknowledgement');
+    expect(sessions).toHaveLength(1);
+  });
+});
+
+describe('spawnStdio({ restart }) ended before its first child is taken', () => {
+  /** Whether process `pid` still exists. */
+  const alive = (pid: number): boolean => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  // The child writes its pid to a file, then waits for its stdin to end (as a stdio server does).
+  const CHILD = "require('fs').writeFileSync(process.argv[1], String(process.pid)); process.stdin.resume(); process.stdin.on('end', () => process.exit(0));";
+
+  for (const how of ['destroy()', 'close()'] as const) {
+    it(`${how}: the child spawned at the call does not outlive the transport`, async () => {
+      const file = path.join(dir(), 'pid');
+      const r = spawnStdio(process.execPath, ['-e', CHILD, file], { restart: true }) as ReconnectingTransport;
+      let closes = 0;
+      r.on('close', () => closes++);
+      r.on('error', () => {});
+      if (how === 'destroy()') r.destroy();
+      else void r.close();
+      await waitFor(() => fs.existsSync(file) && fs.readFileSync(file, 'utf8').length > 0, "the child's pid");
+      const pid = Number(fs.readFileSync(file, 'utf8'));
+      onCleanup(() => {
+        if (alive(pid)) process.kill(pid, 'SIGKILL');
+      });
+      await waitFor(() => closes === 1, "the transport's 'close'");
+      await waitFor(() => !alive(pid), `child ${pid} to end`);
+      expect(closes).toBe(1);
+    });
+  }
+});
