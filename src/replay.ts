@@ -88,10 +88,29 @@ export class ReplayLog implements RetainSink {
       const e = this.#entries[i]!;
       if (e.last <= this.#acked) continue;
       if (e.frame) conn[kSendSeq](e.bytes, e.first, true);
-      // From its first sequenced frame even when the peer has none of them: a batch may begin with
-      // control frames of the connection that wrote it (the server's hello), meaningless on this one.
-      else conn[kWriteRaw](e.bytes, this.#offsetAfter(e, Math.max(this.#acked, e.first - 1)), e.len);
+      else this.#replayBatch(conn, e, this.#offsetAfter(e, Math.max(this.#acked, e.first - 1)));
     }
+  }
+
+  /**
+   * The sequenced frames of a batch from `from`, as they are, a run at a time. The control frames among
+   * them belonged to the connection that wrote them and mean something else on this one (the server's
+   * hello; an acknowledgement of a session the peer no longer knows; a pong of another ping): skipped.
+   */
+  #replayBatch(conn: Transport, e: Entry, from: number): void {
+    let run = -1;
+    let pos = from;
+    while (pos < e.len) {
+      const [start, , next] = frameAt(e.bytes, pos, this.#framing);
+      if (e.bytes[start] === T_SEQ) {
+        if (run < 0) run = pos;
+      } else if (run >= 0) {
+        conn[kWriteRaw](e.bytes, run, pos);
+        run = -1;
+      }
+      pos = next;
+    }
+    if (run >= 0) conn[kWriteRaw](e.bytes, run, e.len);
   }
 
   /** Offset in a batch of the first sequenced frame numbered above `seq`. */

@@ -149,7 +149,11 @@ export class Server extends EventEmitter {
           const flags = F_HEARTBEAT | (c.resume ? F_RESUME : 0);
           t[kSink](null);
           t[kSendControl](encodeHello({ version: PROTOCOL_VERSION, flags, session: hello.session, received: 0, first: 1 }, hex));
-          if ((hello.flags & F_RESUME) !== 0) return; // the client gives up: the server does not resume
+          if ((hello.flags & F_RESUME) !== 0) {
+            // The client gives up (the server does not resume), and still nobody listens to this transport.
+            t.on('error', ignore);
+            return;
+          }
           this.emit('connection', t);
           return;
         }

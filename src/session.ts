@@ -468,7 +468,9 @@ export class Session extends EventEmitter implements MessageTransport {
       // A fresh peer starts numbering anew; a known one may have dropped frames it never got to send
       // us (its queue policy; each was a 'drop' event there): its oldest held frame is what comes next.
       if (fresh || peer.first > this.#delivered + 1) this.#delivered = this.#acked = peer.first - 1;
-      this.#log.release(peer.received);
+      // A fresh session's peer counted what it received in another session (a client's hello to a
+      // server that lost its session): those numbers are not ours.
+      if (!fresh) this.#log.release(peer.received);
     }
     const sink: SessionSink = {
       frame: (frame, seq) => this.#onFrame(frame, seq),

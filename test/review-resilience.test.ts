@@ -3,7 +3,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as path from 'node:path';
 import * as fs from 'node:fs';
-import { listen, spawnStdio, type ReconnectingTransport, type Server, type ServerSession } from '../dist/index.js';
+import { once } from 'node:events';
+import { listen, reconnecting, spawnStdio, type ReconnectingTransport, type Server, type ServerSession, type Session } from '../dist/index.js';
 import { cleanupAll, dirPerTest, lp, onCleanup, rawConnect, waitFor, type RawPeer } from './helpers/common';
 
 afterEach(cleanupAll);
@@ -150,4 +151,79 @@ describe('spawnStdio({ restart }) ended before its first child is taken', () => 
       expect(closes).toBe(1);
     });
   }
+});
+
+describe('resume to a server session that starts anew', () => {
+  function texts(s: Session): string[] {
+    const out: string[] = [];
+    s.on('message', (m: Buffer) => out.push(m.toString()));
+    return out;
+  }
+
+  // Two ways the old session's numbers reached the new one, each releasing frames the client never
+  // had: the count in the client's hello, and an acknowledgement inside a replayed batch.
+  it("neither the client's hello nor its replay acknowledges the new session's frames with the old one's numbers", async () => {
+    const ep = `unix:${path.join(dir(), 's.sock')}`;
+    const srv = await server(ep, { resume: true });
+    const sessions: ServerSession[] = [];
+    srv.on('connection', (s: ServerSession) => sessions.push(s));
+    const c = reconnecting(ep, { resume: true, initialDelay: 5, maxDelay: 20 });
+    onCleanup(() => c.destroy());
+    const got = texts(c);
+    // Each frame is answered at once: the answer and the acknowledgement of what came share a batch.
+    c.on('message', (m: Buffer) => c.send(`re:${m.toString()}`));
+    await once(c, 'connect');
+    await waitFor(() => sessions.length === 1, 'the first server session');
+
+    // The first session sends five frames and reads nothing more, so the answers stay unacknowledged
+    // in the client's replay log, with its acknowledgement of frame 5 among them.
+    const first = sessions[0]!;
+    first.pause();
+    for (let i = 1; i <= 5; i++) first.send(`m${i}`);
+    await waitFor(() => got.length === 5 && c.stats.queuedFrames === 5, () => `client: ${got.length} frames, ${c.stats.queuedFrames} unacknowledged`);
+
+    // The session ends on the server (as when the server process restarts): the client comes back to a
+    // new session, numbered from 1, and replays its five answers to it.
+    first.destroy();
+    await waitFor(() => sessions.length === 2, 'the second server session');
+    const second = sessions[1]!;
+    const answers = texts(second);
+    await waitFor(() => answers.length === 5, () => `answers replayed: ${answers.length}`);
+
+    // The new session's frames 1-3 are written to a connection the client is not reading, which dies:
+    // they were never acknowledged, so they must be replayed on the next one.
+    c.pause();
+    second.send('n1');
+    second.send('n2');
+    second.send('n3');
+    await waitFor(() => second.stats.bytesOut > 0 && second.connection !== null, 'n1-n3 written');
+    const reconnected = once(c, 'reconnect');
+    c.connection!.destroy();
+    await reconnected;
+    c.resume();
+    second.send('n4');
+    await waitFor(() => got.length === 9, 'n1-n4 at the client');
+    expect(got).toEqual(['m1', 'm2', 'm3', 'm4', 'm5', 'n1', 'n2', 'n3', 'n4']);
+    await waitFor(() => second.stats.queuedFrames === 0, () => `server session: ${second.stats.queuedFrames} frames unacknowledged`);
+    expect(answers).toEqual(['re:m1', 're:m2', 're:m3', 're:m4', 're:m5', 're:n1', 're:n2', 're:n3', 're:n4']);
+    expect(sessions).toHaveLength(2);
+  });
+});
+
+describe('a heartbeat server and a client that asked for resume', () => {
+  it('the connection the client gives up on cannot raise an uncaught error on the server', async () => {
+    const file = path.join(dir(), 'h.sock');
+    const srv = await server(`unix:${file}`, { heartbeat: true });
+    let connections = 0;
+    srv.on('connection', () => connections++);
+    const raw = await rawConnect(file);
+    raw.sock.write(lp(hello(3, Buffer.alloc(16), 0, 1)));
+    await waitFor(() => frames(raw).length === 1, "the server's hello");
+    expect(frames(raw)).toEqual(['H received=0 first=1']);
+    // Not a frame of the envelope: the server ends the connection (nobody else listens to it there).
+    raw.sock.write(lp('Zjunk'));
+    await waitFor(() => raw.closed, 'the server to close the connection');
+    await waitFor(() => srv.connections === 0, "the server's count of connections");
+    expect(connections).toBe(0);
+  });
 });
