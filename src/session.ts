@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { TransportConfig } from './config';
 import { debug } from './debug';
-import { ENV_PLAIN, ENV_SEQ, Transport, checkFrame, kEnvelope, kKeepUnsent, kRetain, kSendAck, kSendControl, kSendSeq, kSink, kTakeUnsent, type MessageTransport, type SessionSink, type TransportState, type TransportStats } from './transport';
+import { ENV_PLAIN, ENV_SEQ, Transport, checkFrame, kEnvelope, kKeepUnsent, kRetain, kSendAck, kSendControl, kSendSeq, kSink, kTakeUnsent, kWriteRaw, type MessageTransport, type SessionSink, type TransportState, type TransportStats } from './transport';
 import {
   F_HEARTBEAT,
   F_RESUME,
@@ -54,6 +54,7 @@ export interface SessionStats extends TransportStats {
 }
 
 const COPY_LIMIT = 16 * 1024;
+const NO_BYTES = Buffer.alloc(0);
 
 // Small frames are copied into chunks of this size, many per chunk (a Buffer each would cost an
 // allocation per frame on the hot path of resume).
@@ -692,6 +693,9 @@ export class Session extends EventEmitter implements MessageTransport {
       this.#resolveClose = resolve;
     });
     if (this.#state === 'closing' || this.#state === 'closed') return this.#closePromise;
+    // Frames sent this tick wait in the connection's batch, and reach the replay log (and `queued`)
+    // when it is written: write it now, so that the bye waits for their acknowledgement too.
+    if (this.resumable && this.conn !== null && this.conn.state === 'open') this.conn[kWriteRaw](NO_BYTES, 0, 0);
     this.#state = 'closing';
     this.onClosing();
     if (this.queued === 0 || this.#peerSaidBye) this.#byeAndClose();

@@ -227,3 +227,53 @@ describe('a heartbeat server and a client that asked for resume', () => {
     expect(connections).toBe(0);
   });
 });
+
+describe('resume: close() right behind a send, while connected', () => {
+  function drops(s: Session): string[] {
+    const out: string[] = [];
+    s.on('drop', (frame: Uint8Array, reason: string) => out.push(`${Buffer.from(frame).toString()} ${reason}`));
+    return out;
+  }
+
+  it("the client's frames are delivered and none is reported dropped", async () => {
+    const ep = `unix:${path.join(dir(), 's.sock')}`;
+    const srv = await server(ep, { resume: true });
+    const got: string[] = [];
+    let serverClosed = 0;
+    srv.on('connection', (s: ServerSession) => {
+      s.on('message', (m: Buffer) => got.push(m.toString()));
+      s.on('close', () => serverClosed++);
+    });
+    const c = reconnecting(ep, { resume: true });
+    onCleanup(() => c.destroy());
+    const dropped = drops(c);
+    await once(c, 'connect');
+    c.send('x1');
+    c.send('x2');
+    await c.close();
+    await waitFor(() => serverClosed === 1, "the server session's 'close'");
+    expect(got).toEqual(['x1', 'x2']);
+    expect(dropped).toEqual([]);
+  });
+
+  it("the server session's frames are delivered and none is reported dropped", async () => {
+    const ep = `unix:${path.join(dir(), 's.sock')}`;
+    const srv = await server(ep, { resume: true });
+    const dropped: string[] = [];
+    let closed!: Promise<void>;
+    srv.on('connection', (s: ServerSession) => {
+      s.on('drop', (frame: Uint8Array, reason: string) => dropped.push(`${Buffer.from(frame).toString()} ${reason}`));
+      s.send('y1');
+      s.send('y2');
+      closed = s.close();
+    });
+    const c = reconnecting(ep, { resume: true });
+    onCleanup(() => c.destroy());
+    const got: string[] = [];
+    c.on('message', (m: Buffer) => got.push(m.toString()));
+    await once(c, 'close');
+    await closed;
+    expect(got).toEqual(['y1', 'y2']);
+    expect(dropped).toEqual([]);
+  });
+});
