@@ -96,9 +96,18 @@ export class ReconnectingTransport extends Session {
     if (this.state === 'closed' || this.#gaveUp || (this.state === 'closing' && this.queued === 0)) return;
     const started = Date.now();
     const target = this.#target;
-    const opened = typeof target === 'function' ? callFactory(target) : connectTo(target, this.#cfg);
+    // Closing the transport abandons an attempt in flight: its connect timer, its handshake and the
+    // connection itself hold nothing open afterwards.
+    const attempt = new AbortController();
+    this.#attemptInFlight = attempt;
+    const opened = typeof target === 'function' ? callFactory(target) : connectTo(target, { ...this.#cfg, signal: attempt.signal });
     opened
       .then(async (t) => {
+        if (attempt.signal.aborted) {
+          t.destroy();
+          throw attempt.signal.reason;
+        }
+        attempt.signal.addEventListener('abort', () => t.destroy(), { once: true });
         if (!this.#cfg.envelope) return { t, hello: null };
         const flags = F_HEARTBEAT | (this.resumable ? F_RESUME : 0);
         const left = Math.max(1, this.#cfg.connectTimeout - (Date.now() - started));
@@ -107,6 +116,7 @@ export class ReconnectingTransport extends Session {
       })
       .then(
         ({ t, hello }) => {
+          this.#attemptInFlight = null;
           if (this.state === 'closed') {
             t.destroy();
             return;
@@ -124,6 +134,7 @@ export class ReconnectingTransport extends Session {
           else this.emit('reconnect', attempt + 1);
         },
         (err: Error) => {
+          this.#attemptInFlight = null;
           if (this.state === 'closed') return;
           this.#attempt++;
           if (this.#attempt >= this.#cfg.maxAttempts) {
@@ -142,6 +153,7 @@ export class ReconnectingTransport extends Session {
   }
 
   #everConnected = false;
+  #attemptInFlight: AbortController | null = null;
 
   /** The next attempt after a full-jitter backoff: uniform in [0, min(maxDelay, initialDelay * factor^n)]. */
   #schedule(cause: Error | null): void {
@@ -202,6 +214,8 @@ export class ReconnectingTransport extends Session {
   }
 
   protected override onClosed(): void {
+    this.#attemptInFlight?.abort();
+    this.#attemptInFlight = null;
     this.#stop();
     this.#monitor?.stop();
     this.#monitor = null;

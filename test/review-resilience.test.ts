@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import * as fs from 'node:fs';
 import { once } from 'node:events';
 import { listen, reconnecting, spawnStdio, type ReconnectingTransport, type Server, type ServerSession, type Session } from '../dist/index.js';
-import { cleanupAll, dirPerTest, lp, onCleanup, rawConnect, waitFor, type RawPeer } from './helpers/common';
+import { cleanupAll, dirPerTest, lp, onCleanup, rawConnect, runNode, waitFor, type RawPeer } from './helpers/common';
 
 afterEach(cleanupAll);
 
@@ -275,5 +275,27 @@ describe('resume: close() right behind a send, while connected', () => {
     await closed;
     expect(got).toEqual(['y1', 'y2']);
     expect(dropped).toEqual([]);
+  });
+});
+
+describe('close() while an attempt is in flight', () => {
+  it('abandons the attempt: a handshake the server never answers does not hold the process', async () => {
+    const file = path.join(dir(), 'plain.sock');
+    // A plain server: it takes the connection and never answers a hello.
+    const srv = await server(`unix:${file}`, {});
+    let accepted = 0;
+    srv.on('connection', () => accepted++);
+    const script = `
+      const { reconnecting } = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'index.js'))});
+      const t = reconnecting(${JSON.stringify(`unix:${file}`)}, { heartbeat: true, connectTimeout: 60000 });
+      t.on('error', () => {});
+      setTimeout(() => { t.close().then(() => console.log('closed')); }, 200);
+    `;
+    // With the attempt left running, its 60 s handshake timer would outlive the 15 s safety net.
+    const r = await runNode(['-e', script]);
+    expect(r.killed).toBe(false);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe('closed');
+    expect(accepted).toBe(1);
   });
 });
