@@ -721,9 +721,11 @@ export class Session extends EventEmitter implements MessageTransport {
     this.#error ??= err ?? null;
     this.#state = 'closing';
     this.onClosing();
+    // The connection goes first: its unflushed batch joins the replay log, so the drops come in order.
+    const conn = this.conn;
+    conn?.destroy();
     this.dropAll('closed');
-    if (this.conn !== null) this.conn.destroy();
-    else this.#finishClose();
+    if (conn === null) this.#finishClose();
   }
 
   #error: Error | null = null;

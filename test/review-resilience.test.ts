@@ -299,3 +299,22 @@ describe('close() while an attempt is in flight', () => {
     expect(accepted).toBe(1);
   });
 });
+
+describe('destroy() of a connected resumable session', () => {
+  it("reports every frame not acknowledged as 'drop', each once, in the order sent", async () => {
+    const ep = `unix:${path.join(dir(), 'order.sock')}`;
+    const srv = await server(ep, { resume: true });
+    srv.on('connection', (s: Session) => s.pause()); // takes frames, acknowledges what it reads
+    const t = reconnecting(ep, { resume: true });
+    onCleanup(() => t.destroy());
+    await once(t, 'connect');
+    const dropped: string[] = [];
+    t.on('drop', (f: Buffer) => dropped.push(f.toString()));
+    t.on('error', () => {});
+    // Some frames written, some still in this tick's batch, none acknowledged yet.
+    for (let i = 0; i < 50; i++) t.send(`f${i}`);
+    t.destroy();
+    await waitFor(() => t.state === 'closed', 'closed');
+    expect(dropped).toEqual(Array.from({ length: 50 }, (_, i) => `f${i}`));
+  });
+});
