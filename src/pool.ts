@@ -269,6 +269,12 @@ export class Pool extends EventEmitter {
 
   #validated(w: Waiter, conn: Conn, ok: boolean): void {
     this.#checking--;
+    // close() rejected the waiters in the queue, not this one: it was out of it while validate ran.
+    if (this.#closed && !w.settled) {
+      w.settled = true;
+      if (w.timer !== null) clearTimeout(w.timer);
+      w.reject(this.#closedError('acquire()'));
+    }
     if (!ok || conn.removed || conn.unhealthy || conn.t.state !== 'open') {
       if (!conn.removed) this.#remove(conn, !ok ? 'invalid' : conn.unhealthy ? 'unhealthy' : 'closed');
       // Its turn is not lost: it goes back to the head of the queue.
@@ -341,7 +347,8 @@ export class Pool extends EventEmitter {
     const { min, max } = this.#config;
     const size = this.#conns.size;
     const inUse = size - this.#idle.length;
-    const want = Math.min(max, Math.max(min, inUse + this.#waiters.length));
+    // Frames in the pool queue need a connection too, even with min 0.
+    const want = Math.min(max, Math.max(min, inUse + this.#waiters.length, this.#queue.length > 0 ? 1 : 0));
     for (let n = want - size - this.#pending; n > 0; n--) this.#open();
   }
 
@@ -484,6 +491,9 @@ export class Pool extends EventEmitter {
     if (reason !== null) this.emit('evict', t, reason);
     this.#notify();
     this.#dispatch();
+    // A connection that said false to send() and is gone will never emit its 'drain': a writer waiting
+    // for the pool's would wait forever.
+    if (!this.#closed) this.#maybeDrain();
   }
 
   // --- shared sending ----------------------------------------------------------------------------
@@ -524,6 +534,7 @@ export class Pool extends EventEmitter {
     }
     this.#queue.push(frame);
     this.#queuedBytes += len;
+    this.#fill();
     if (this.#queuedBytes >= queueLimit) {
       this.#needDrain = true;
       return false;
