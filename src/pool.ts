@@ -268,7 +268,8 @@ export class Pool extends EventEmitter {
   }
 
   #validated(w: Waiter, conn: Conn, ok: boolean): void {
-    this.#checking--;
+    // A waiter that timed out meanwhile stopped counting as waiting then.
+    if (!w.settled) this.#checking--;
     // close() rejected the waiters in the queue, not this one: it was out of it while validate ran.
     if (this.#closed && !w.settled) {
       w.settled = true;
@@ -303,6 +304,8 @@ export class Pool extends EventEmitter {
     w.settled = true;
     const i = this.#waiters.indexOf(w);
     if (i !== -1) this.#waiters.splice(i, 1);
+    // Not in the queue: its connection is being validated.
+    else this.#checking--;
     const { acquireTimeout, max } = this.#config;
     w.reject(
       ipcError(ErrorCodes.ACQUIRE_TIMEOUT, `acquire() timed out after ${acquireTimeout} ms (${this.#conns.size - this.#idle.length} of max ${max} connections in use)`, {

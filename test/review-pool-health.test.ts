@@ -80,3 +80,24 @@ describe("pool: 'drain' after send() returned false", () => {
     expect(String(s.peers[1]!.frames[0])).toBe('after');
   });
 });
+
+describe('pool: stats.waiting', () => {
+  it('an acquire that timed out while validate ran no longer counts as waiting', async () => {
+    const s = await bookServer();
+    let answer: ((ok: boolean) => void) | null = null;
+    const { pool: p } = pool(s.endpoint, {
+      min: 1,
+      max: 1,
+      acquireTimeout: 20,
+      validate: () => new Promise<boolean>((resolve) => (answer = resolve)),
+    });
+    await settled(p, 1);
+    const err = await rejection(p.acquire());
+    expect(code(err)).toBe('ERR_IPC_ACQUIRE_TIMEOUT');
+    expect(answer).not.toBe(null);
+    expect(p.stats).toMatchObject({ size: 1, idle: 0, waiting: 0 });
+    answer!(true);
+    await waitFor(() => p.stats.idle === 1, `the connection back in the pool (${JSON.stringify(p.stats)})`);
+    expect(p.stats).toMatchObject({ size: 1, idle: 1, inUse: 0, waiting: 0, created: 1, destroyed: 0 });
+  });
+});
