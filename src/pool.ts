@@ -350,8 +350,9 @@ export class Pool extends EventEmitter {
     const { min, max } = this.#config;
     const size = this.#conns.size;
     const inUse = size - this.#idle.length;
-    // Frames in the pool queue need a connection too, even with min 0.
-    const want = Math.min(max, Math.max(min, inUse + this.#waiters.length, this.#queue.length > 0 ? 1 : 0));
+    // Frames in the pool queue need a connection too, even with min 0: the open ones cannot take them
+    // (send() queues only when none is open and healthy).
+    const want = Math.min(max, Math.max(min, inUse + this.#waiters.length, this.#queue.length > 0 ? size + 1 : 0));
     for (let n = want - size - this.#pending; n > 0; n--) this.#open();
   }
 

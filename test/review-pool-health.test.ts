@@ -1,7 +1,9 @@
-// Review of the pool and health monitoring: an acquire whose validation is still running when the pool
-// closes, frames given to send() on a pool with min 0, and the pool's 'drain' after the connection that
-// applied backpressure broke. Real servers from listen(); counts are exact, waits are safety nets only.
+// Review of the pool: an acquire whose validation is still running when the pool closes, frames given
+// to send() on a pool with min 0, the pool's 'drain' after the connection that applied backpressure
+// broke, stats.waiting after a timeout during validation, and queued frames while the only connection
+// is borrowed and unhealthy. Real servers from listen(); counts are exact, waits are safety nets only.
 import { afterEach, describe, expect, it } from 'vitest';
+import type { Transport } from '../dist/index.js';
 import { cleanupAll, code, tick, waitFor, withTimeout } from './helpers/common';
 import { bookServer, pool, settled } from './helpers/pool-util';
 
@@ -99,5 +101,36 @@ describe('pool: stats.waiting', () => {
     answer!(true);
     await waitFor(() => p.stats.idle === 1, `the connection back in the pool (${JSON.stringify(p.stats)})`);
     expect(p.stats).toMatchObject({ size: 1, idle: 1, inUse: 0, waiting: 0, created: 1, destroyed: 0 });
+  });
+});
+
+describe('pool: send() while the only connection is borrowed and unhealthy', () => {
+  it('opens another connection (within max) for the queued frames', async () => {
+    const s = await bookServer();
+    let bad: Transport | null = null;
+    let badProbes = 0;
+    const { pool: p } = pool(s.endpoint, {
+      min: 1,
+      max: 2,
+      health: {
+        interval: 10,
+        failures: 1,
+        probe: async (t) => {
+          if (t !== bad) return;
+          badProbes++;
+          throw new Error('no answer');
+        },
+      },
+    });
+    await settled(p, 1);
+    bad = await p.acquire();
+    // The second probe starts only after the first one failed: by then the pool knows it is unhealthy.
+    await waitFor(() => badProbes >= 2, 'two failed probes');
+    expect(p.send('x')).toBe(true);
+    await waitFor(() => s.frames().length === 1, `'x' at the server (pool ${JSON.stringify(p.stats)})`);
+    expect(String(s.frames()[0])).toBe('x');
+    expect(s.peers.length).toBe(2);
+    expect(s.peers[0]!.frames.length).toBe(0);
+    p.release(bad);
   });
 });
