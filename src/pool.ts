@@ -411,7 +411,15 @@ export class Pool extends EventEmitter {
       conn.sawError = true;
     });
     t.once('close', () => {
-      if (!conn.removed) this.#remove(conn, conn.sawError ? 'error' : 'closed');
+      if (conn.removed) return;
+      // Its replacement waits as after a failed attempt: a server that accepts and closes at once would
+      // otherwise be dialed again in a tight loop. The wait stands in for the connection, which kept the
+      // process alive unless the pool was unref'd.
+      if (!this.#closed) {
+        this.#retryLater();
+        if (this.#refed) this.#retryTimer?.ref();
+      }
+      this.#remove(conn, conn.sawError ? 'error' : 'closed');
     });
     t.on('drain', () => this.#maybeDrain());
     if (this.#closed) {
@@ -451,9 +459,15 @@ export class Pool extends EventEmitter {
       this.#notify();
       return;
     }
+    debug('pool connect failed (%s)', (err as Error)?.message);
+    this.#retryLater();
+    this.emit('connectError', err);
+  }
+
+  /** Holds #fill() back for the backoff delay. */
+  #retryLater(): void {
     this.#failures++;
     const delay = Math.min(RETRY_FIRST * 2 ** Math.min(this.#failures - 1, 16), RETRY_MAX);
-    debug('pool connect failed (%s); retry in %d ms', (err as Error)?.message, delay);
     if (this.#retryTimer === null) {
       this.#retryTimer = setTimeout(() => {
         this.#retryTimer = null;
@@ -461,7 +475,6 @@ export class Pool extends EventEmitter {
       }, delay);
       this.#retryTimer.unref();
     }
-    this.emit('connectError', err);
   }
 
   /**
@@ -673,6 +686,7 @@ export class Pool extends EventEmitter {
   /** Lets the process exit while the pool's connections are open, and while acquire() calls wait. */
   unref(): this {
     this.#refed = false;
+    this.#retryTimer?.unref();
     for (const conn of this.#conns) conn.t.unref();
     for (const w of this.#waiters) w.timer?.unref();
     return this;
@@ -695,8 +709,8 @@ export class Pool extends EventEmitter {
  * of transports made by `factory`. `min` connections are opened at once; options are checked at the
  * call (TypeError/RangeError). Failed connection attempts are retried in the background with a
  * backoff from 100 ms to 5 s and reported as `'connectError'`; acquire() calls keep waiting meanwhile.
- * The pool's own timers never keep the process alive (its open connections do, as any transport;
- * pool.unref() releases them too).
+ * The pool's own timers never keep the process alive (its open connections do, as any transport, and
+ * so does the wait to replace one that closed; pool.unref() releases them too).
  */
 export function createPool(endpointOrFactory: Endpoint | (() => Promise<Transport>), options?: PoolOptions): Pool {
   return new Pool(poolConfig(endpointOrFactory, options));

@@ -1,10 +1,13 @@
 // Review of the pool: an acquire whose validation is still running when the pool closes, frames given
 // to send() on a pool with min 0, the pool's 'drain' after the connection that applied backpressure
 // broke, stats.waiting after a timeout during validation, and queued frames while the only connection
-// is borrowed and unhealthy. Real servers from listen(); counts are exact, waits are safety nets only.
+// is borrowed and unhealthy, a server that accepts and closes at once, and the process lifetime while
+// a closed connection waits for its replacement. Real servers from listen(); counts are exact, waits
+// are safety nets only.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Transport } from '../dist/index.js';
-import { cleanupAll, code, tick, waitFor, withTimeout } from './helpers/common';
+import { cleanupAll, code, runNode, tick, waitFor, withTimeout } from './helpers/common';
+import { DIST_CJS } from './helpers/lifetime-util';
 import { bookServer, pool, settled } from './helpers/pool-util';
 
 afterEach(cleanupAll);
@@ -132,5 +135,43 @@ describe('pool: send() while the only connection is borrowed and unhealthy', () 
     expect(s.peers.length).toBe(2);
     expect(s.peers[0]!.frames.length).toBe(0);
     p.release(bad);
+  });
+});
+
+describe('pool: a server that accepts and closes at once', () => {
+  it('is not redialed at once: the replacement waits like a failed attempt, and still comes', async () => {
+    const s = await bookServer();
+    s.server.on('connection', (t: Transport) => t.destroy());
+    const { pool: p, events } = pool(s.endpoint, { min: 1, max: 1 });
+    await waitFor(() => events.evicts.length >= 1, 'the first eviction');
+    // A few loop turns: room for many connect/accept/close rounds if the replacement is not held back.
+    for (let i = 0; i < 20; i++) await tick();
+    expect(s.peers.length).toBe(1);
+    expect(p.stats).toMatchObject({ size: 0, created: 1, destroyed: 1 });
+    await waitFor(() => s.peers.length >= 2, 'the replacement');
+  });
+});
+
+describe('pool: process lifetime across a dropped connection', () => {
+  it('a ref\'d pool keeps the process alive while it waits to replace a connection the server closed', async () => {
+    const s = await bookServer();
+    let first = true;
+    s.server.on('connection', (t: Transport) => {
+      if (first) t.destroy();
+      first = false;
+    });
+    const script = `
+      const { createPool } = require(${JSON.stringify(DIST_CJS)});
+      const pool = createPool(${JSON.stringify(s.endpoint)}, { min: 1, max: 1 });
+      let n = 0;
+      pool.on('connection', () => {
+        if (++n === 2) pool.close().then(() => console.log('replaced'));
+      });
+    `;
+    const r = await runNode(['-e', script]);
+    expect(r.killed).toBe(false);
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim()).toBe('replaced');
+    expect(s.peers.length).toBe(2);
   });
 });
