@@ -110,7 +110,8 @@ interface Waiter {
  * back on it); `'evict'` (t, reason) when one leaves for a reason other than `close()` (see
  * EvictReason); `'connectError'` (err) for each failed connection attempt (retried in the background,
  * never `'error'`); `'sendError'` (err, frame) for a queued frame the first connection refused;
- * `'drain'` after `send()` returned false; `'close'` once `close()` is done.
+ * `'drop'` (frame, 'closed') for each frame still queued at close(); `'drain'` after `send()`
+ * returned false; `'close'` once `close()` is done.
  */
 export class Pool extends EventEmitter {
   #config: PoolConfig;
@@ -657,9 +658,12 @@ export class Pool extends EventEmitter {
       w.reject(this.#closedError('acquire()'));
     }
     if (this.#queue.length > 0) {
-      const dropped = this.#queue.length;
+      const frames = this.#queue;
+      const dropped = frames.length;
       this.#queue = [];
       this.#queuedBytes = 0;
+      // Frames send() took and no connection ever got: each one is reported, never dropped in silence.
+      for (const frame of frames) this.emit('drop', typeof frame === 'string' ? Buffer.from(frame) : frame, 'closed');
       for (const d of this.#drains.splice(0)) {
         if (d.timer !== null) clearTimeout(d.timer);
         d.reject(ipcError(ErrorCodes.CLOSED, `The pool was closed with ${dropped} frame(s) queued and no connection to send them`, { unsent: dropped }));

@@ -318,6 +318,23 @@ describe('shared send()', () => {
     await waitFor(() => s.frames().length === 3, 'the third frame');
   });
 
+  it("frames still queued at close() are each reported as 'drop' with reason 'closed', and drain() rejects", async () => {
+    // Nobody listens on this endpoint: the pool never gets a connection, so its queue never empties.
+    const { pool: p } = pool(tempSockets('sipc-pool-').sock(), { min: 1, max: 1 });
+    p.on('connectError', () => {});
+    const dropped: [string, string][] = [];
+    p.on('drop', (f: Buffer, reason: string) => dropped.push([f.toString(), reason]));
+    p.send('q0');
+    p.send(Buffer.from('q1'));
+    const drained = p.drain();
+    await p.close();
+    expect(dropped).toEqual([
+      ['q0', 'closed'],
+      ['q1', 'closed'],
+    ]);
+    await expect(drained).rejects.toMatchObject({ code: 'ERR_IPC_CLOSED', unsent: 2 });
+  });
+
   it('a queued frame larger than maxFrameSize is refused at the call', async () => {
     const s = await bookServer();
     const { pool: p } = pool(s.endpoint, { min: 1, maxFrameSize: 10 });
