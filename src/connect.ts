@@ -1,7 +1,7 @@
 import dns = require('node:dns');
 import { connectConfig, type ConnectConfig, type ConnectOptions, type TransportConfig } from './config';
 import { F_HEARTBEAT, PROTOCOL_VERSION, SESSION_ID_BYTES } from './envelope';
-import { clientHandshake } from './session';
+import { clientHandshake } from './handshake';
 import { resolveEndpoint, unixAddressBytes, type Endpoint, type ResolvedEndpoint } from './endpoint';
 import { ErrorCodes, TransportError, abortError, ipcError, systemError } from './errors';
 import { NativeStream, StreamKind, constants, newStream, type NativeOwner } from './native';

@@ -9,7 +9,8 @@ import { resolveEndpoint, type Endpoint, type ResolvedEndpoint } from './endpoin
 import { F_HEARTBEAT, F_RESUME, F_RESUMED } from './envelope';
 import { ErrorCodes, abortError, argTypeError, argValueError, ipcError } from './errors';
 import { healthOptions, monitor, type HealthMonitor, type HealthOptions } from './health';
-import { Session, clientHandshake } from './session';
+import { clientHandshake } from './handshake';
+import { Session } from './session';
 import type { Transport } from './transport';
 
 export interface ReconnectOptions extends ConnectOptions, QueueOptions {

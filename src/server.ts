@@ -3,11 +3,12 @@ import { EventEmitter } from 'node:events';
 import { listenConfig, type ListenOptions } from './config';
 import { channels, debug } from './debug';
 import { resolveEndpoint, unixAddressBytes, type Endpoint, type ResolvedEndpoint } from './endpoint';
-import { F_HEARTBEAT, F_RESUME, F_RESUMED, PROTOCOL_VERSION, T_HELLO, decodeHello, encodeHello, type Hello } from './envelope';
+import { F_HEARTBEAT, F_RESUME, F_RESUMED, PROTOCOL_VERSION, type Hello } from './envelope';
 import { ErrorCodes, TransportError, ipcError, systemError } from './errors';
+import { acceptHandshake, answerHello } from './handshake';
 import { Session } from './session';
 import { NativeStream, StreamKind, constants, newStream, type NativeOwner } from './native';
-import { ENV_PLAIN, ENV_SEQ, Transport, kEnvelope, kSendControl, kSink, peerOf, type Peer } from './transport';
+import { Transport, peerOf, type Peer } from './transport';
 import { bindFile, checkDirectory, checkExisting, ensurePrivateDir, pathTooLong, unlinkIfOurs, type BoundFile } from './unix';
 
 type Handle = NativeStream;
@@ -124,65 +125,45 @@ export class Server extends EventEmitter {
    */
   #handshake(t: Transport): void {
     const c = this.#config;
-    const hex = t.framing === 'lines';
-    t[kEnvelope](ENV_PLAIN);
-    const ignore = (): void => {};
-    // Nobody listens to this transport yet: a failed handshake must not become an uncaught 'error'.
-    t.on('error', ignore);
     const refuse = (why: string): void => {
       debug('handshake refused on %s: %s', this.endpoint, why);
       this.emit('handshakeError', ipcError(ErrorCodes.HANDSHAKE, `${this.endpoint}: ${why}`, { address: this.endpoint }));
-      t.destroy();
     };
-    const timer = setTimeout(() => refuse(`no handshake within ${HANDSHAKE_TIMEOUT} ms (the client must connect with heartbeat: true or resume: true)`), HANDSHAKE_TIMEOUT);
-    t.once('close', () => clearTimeout(timer));
-    t[kSink]({
-      handshaking: true,
-      frame: () => refuse('the client sent data before its handshake (it must connect with heartbeat: true or resume: true)'),
-      control: (type, body) => {
-        const hello = type === T_HELLO ? decodeHello(body) : null;
-        if (hello === null) return refuse('the first frame was not a handshake');
-        if (hello.version !== PROTOCOL_VERSION) return refuse(`the client speaks envelope version ${hello.version}, not ${PROTOCOL_VERSION}`);
-        clearTimeout(timer);
-        t.off('error', ignore);
-        if ((hello.flags & F_RESUME) === 0 || !c.resume) {
-          const flags = F_HEARTBEAT | (c.resume ? F_RESUME : 0);
-          t[kSink](null);
-          t[kSendControl](encodeHello({ version: PROTOCOL_VERSION, flags, session: hello.session, received: 0, first: 1 }, hex));
-          if ((hello.flags & F_RESUME) !== 0) {
-            // The client gives up (the server does not resume), and still nobody listens to this transport.
-            t.on('error', ignore);
-            return;
-          }
-          this.emit('connection', t);
+    acceptHandshake(t, refuse, (hello) => {
+      if ((hello.flags & F_RESUME) === 0 || !c.resume) {
+        answerHello(t, { version: PROTOCOL_VERSION, flags: F_HEARTBEAT | (c.resume ? F_RESUME : 0), session: hello.session, received: 0, first: 1 }, false);
+        if ((hello.flags & F_RESUME) !== 0) {
+          // The client gives up (the server does not resume), and still nobody listens to this transport.
+          t.on('error', () => {});
           return;
         }
-        this.#connections.delete(t);
-        const key = hello.session.toString('hex');
-        let session = this.#sessions.get(key);
-        // A session id is 128 random bits, but it also travels in the clear: a connection from another
-        // user does not take over a session even with the right id.
-        if (session !== undefined && !samePeer(session.peer, t.peer)) {
-          this.#connections.add(t);
-          return refuse('the session belongs to another peer (user)');
-        }
-        const known = session !== undefined;
-        if (session === undefined) {
-          const created = new ServerSession(this.endpoint, c, hello.session, t.peer);
-          session = created;
-          this.#sessions.set(key, created);
-          this.#connections.add(created);
-          created.once('close', () => {
-            this.#sessions.delete(key);
-            this.#connections.delete(created);
-          });
-        }
-        t[kEnvelope](ENV_SEQ);
-        t[kSink](null);
-        t[kSendControl](encodeHello(session.hello(F_HEARTBEAT | F_RESUME | (known ? F_RESUMED : 0)), hex));
-        session.adopt(t, hello, !known);
-        if (!known) this.emit('connection', session);
-      },
+        this.emit('connection', t);
+        return;
+      }
+      const key = hello.session.toString('hex');
+      let session = this.#sessions.get(key);
+      // A session id is 128 random bits, but it also travels in the clear: a connection from another
+      // user does not take over a session even with the right id.
+      if (session !== undefined && !samePeer(session.peer, t.peer)) {
+        refuse('the session belongs to another peer (user)');
+        t.destroy();
+        return;
+      }
+      this.#connections.delete(t);
+      const known = session !== undefined;
+      if (session === undefined) {
+        const created = new ServerSession(this.endpoint, c, hello.session, t.peer);
+        session = created;
+        this.#sessions.set(key, created);
+        this.#connections.add(created);
+        created.once('close', () => {
+          this.#sessions.delete(key);
+          this.#connections.delete(created);
+        });
+      }
+      answerHello(t, session.hello(F_HEARTBEAT | F_RESUME | (known ? F_RESUMED : 0)), true);
+      session.adopt(t, hello, !known);
+      if (!known) this.emit('connection', session);
     });
   }
 
@@ -266,9 +247,6 @@ function samePeer(a: Peer | null, b: Peer | null): boolean {
   if (a === null || b === null || a.uid === undefined || b.uid === undefined) return true;
   return a.uid === b.uid;
 }
-
-/** How long a client of a heartbeat or resume server has to send its hello. */
-const HANDSHAKE_TIMEOUT = 10_000;
 
 /**
  * The server's side of a resumable session (`listen(..., { resume: true })`): a transport that

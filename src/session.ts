@@ -8,23 +8,10 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { TransportConfig } from './config';
 import { debug } from './debug';
-import { ENV_PLAIN, ENV_SEQ, Transport, checkFrame, kEnvelope, kKeepUnsent, kRetain, kSendAck, kSendControl, kSendSeq, kSink, kTakeUnsent, kWriteRaw, type MessageTransport, type SessionSink, type TransportState, type TransportStats } from './transport';
-import {
-  F_HEARTBEAT,
-  F_RESUME,
-  F_RESUMED,
-  PROTOCOL_VERSION,
-  SESSION_ID_BYTES,
-  T_ACK,
-  T_BYE,
-  T_HELLO,
-  controlFrame,
-  decodeHello,
-  encodeHello,
-  readU64Body,
-  type Hello,
-} from './envelope';
+import { Transport, checkFrame, kKeepUnsent, kRetain, kSendAck, kSendControl, kSendSeq, kSink, kTakeUnsent, kWriteRaw, type MessageTransport, type SessionSink, type TransportState, type TransportStats } from './transport';
+import { PROTOCOL_VERSION, SESSION_ID_BYTES, T_ACK, T_BYE, controlFrame, readU64Body, type Hello } from './envelope';
 import { ErrorCodes, ipcError } from './errors';
+import { takeEarly } from './handshake';
 import { frameIterator } from './iterate';
 import { FramingCode } from './native';
 import { ReplayLog } from './replay';
@@ -480,9 +467,8 @@ export class Session extends EventEmitter implements MessageTransport {
       ack: (seq) => (this.resumable ? this.#onAck(seq) : this.#protocolError(conn, 'an acknowledgement outside a resumable session')),
     };
     conn[kSink](sink);
-    const held = early.get(conn);
+    const held = takeEarly(conn);
     if (held !== undefined) {
-      early.delete(conn);
       // After the caller's own work ('connect', 'reconnect'), and still before the next read.
       process.nextTick(() => {
         for (const e of held) {
@@ -797,78 +783,3 @@ export class Session extends EventEmitter implements MessageTransport {
     });
   }
 }
-
-// --- the handshake -------------------------------------------------------------------------------
-
-/** A frame that came behind the server's hello, before a session took the connection. */
-type Early = { frame: Buffer; seq: number } | { type: number; body: Buffer | null };
-const early = new WeakMap<Transport, Early[]>();
-
-/**
- * Client side: turns the envelope on, sends our hello and waits for the server's. Resolves with it;
- * rejects ERR_IPC_HANDSHAKE (and destroys `t`) when the server answers anything else, closes, or says
- * nothing within `timeout` ms: it is not listening with heartbeat or resume. `forSession`: the
- * connection goes to a Session (its attach() takes the frames that came behind the hello).
- */
-export function clientHandshake(t: Transport, hello: Hello, timeout: number, forSession = false, unref = false): Promise<Hello> {
-  const hex = t.framing === 'lines';
-  return new Promise<Hello>((resolve, reject) => {
-    let done = false;
-    // A reset during the handshake is its failure, reported through the rejection: nobody else listens yet.
-    let cause: Error | undefined;
-    const onError = (err: Error): void => {
-      cause ??= err;
-    };
-    const fail = (why: string): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      t.off('close', onClose);
-      const err = ipcError(ErrorCodes.HANDSHAKE, `${t.endpoint}: ${why}`, { address: t.endpoint, ...(cause === undefined ? {} : { cause }) });
-      t.destroy();
-      reject(err);
-    };
-    const onClose = (): void => fail('the server closed the connection during the handshake; is it listening with heartbeat: true or resume: true?');
-    const timer = setTimeout(
-      () => fail(`no handshake answer within ${timeout} ms; is the server listening with heartbeat: true or resume: true?`),
-      timeout,
-    );
-    if (unref) {
-      timer.unref();
-      t.unref();
-    }
-    t[kEnvelope](ENV_PLAIN);
-    t[kSink]({
-      handshaking: true,
-      frame: () => fail('the server sent data before its handshake answer'),
-      control: (type, body) => {
-        if (done) return;
-        const peer = type === T_HELLO ? decodeHello(body) : null;
-        if (peer === null) return fail('the server answered the handshake with something else');
-        if (peer.version !== PROTOCOL_VERSION) return fail(`the server speaks envelope version ${peer.version}, not ${PROTOCOL_VERSION}`);
-        if ((hello.flags & F_RESUME) !== 0 && (peer.flags & F_RESUME) === 0) return fail('the server does not resume sessions (listen with resume: true)');
-        done = true;
-        clearTimeout(timer);
-        t.off('close', onClose);
-        t.off('error', onError);
-        if (forSession) {
-          // The server may send right behind its hello, in the same read, and the session takes the
-          // connection only when this promise settles: keep what comes until then, in order.
-          const held: Early[] = [];
-          early.set(t, held);
-          t[kSink]({
-            frame: (frame, seq) => held.push({ frame: Buffer.from(frame), seq }),
-            control: (type, body) => held.push({ type, body: body === null ? null : Buffer.from(body) }),
-          });
-        } else t[kSink](null);
-        if ((peer.flags & F_RESUME) !== 0) t[kEnvelope](ENV_SEQ);
-        resolve(peer);
-      },
-    });
-    t.once('close', onClose);
-    t.on('error', onError);
-    t[kSendControl](encodeHello(hello, hex));
-  });
-}
-
-export { F_HEARTBEAT, F_RESUME, F_RESUMED };
