@@ -245,7 +245,7 @@ export class Session extends EventEmitter implements MessageTransport {
       }
       // The oldest first: written and unacknowledged ones (a batch at a time), then never written ones.
       if (this.#log.frames > 0) this.#report(this.#log.shiftOldest(), 'queue-full');
-      else this.#dropHead('queue-full');
+      else this.#shift('queue-full');
     }
     // A small frame is copied (send() lets the caller reuse its buffer at once, as a bare transport
     // does); a large one is held as given and must not change until it is written (or acknowledged).
@@ -264,37 +264,31 @@ export class Session extends EventEmitter implements MessageTransport {
   /** A copy of a small frame, in the current arena chunk. */
   #copy(data: Uint8Array): Uint8Array {
     const len = data.length;
+    // V8 keeps a typed array this small on its own heap: cheaper than a view into the arena.
+    if (len <= 64) return new Uint8Array(data);
     let arena = this.#arena;
     if (arena === null || this.#arenaPos + len > ARENA_SIZE) {
       arena = this.#arena = new Uint8Array(ARENA_SIZE);
       this.#arenaPos = 0;
     }
-    // V8 keeps a typed array this small on its own heap: cheaper than a view into the arena.
-    if (len <= 64) return new Uint8Array(data);
     const copy = new Uint8Array(arena.buffer, this.#arenaPos, len);
     copy.set(data);
     this.#arenaPos += len;
     return copy;
   }
 
-  /** Removes the oldest frame; with a reason, it is reported in a 'drop' event. */
-  #shift(reason: DropReason | null): void {
+  /** Removes the oldest frame and reports it in a 'drop' event. */
+  #shift(reason: DropReason): void {
     const data = this.#queue[this.#head]!;
     this.#queue[this.#head++] = undefined as unknown as Uint8Array;
     this.#queuedBytes -= data.length;
     if (this.#exempt > 0) this.#exempt--;
     // A frame dropped before it was ever written: the frames after it take over the numbers, so the
     // peer sees no gap (see #seqAt).
-    else if (reason !== null && this.resumable) this.#nextSeq--;
+    else if (this.resumable) this.#nextSeq--;
     this.#compact();
-    if (reason !== null) {
-      debug('drop %s (%s)', this.endpoint, reason);
-      this.emit('drop', Buffer.from(data.buffer, data.byteOffset, data.length), reason);
-    }
-  }
-
-  #dropHead(reason: DropReason): void {
-    this.#shift(reason);
+    debug('drop %s (%s)', this.endpoint, reason);
+    this.emit('drop', Buffer.from(data.buffer, data.byteOffset, data.length), reason);
   }
 
   #compact(): void {
