@@ -422,7 +422,7 @@ export class Session extends EventEmitter implements MessageTransport {
 
   // --- connections -------------------------------------------------------------------------------
 
-  /** The hello this side sends (client) or answers with (server). */
+  /** @internal The hello this side sends (client) or answers with (server). */
   hello(flags: number): Hello {
     return {
       version: PROTOCOL_VERSION,
