@@ -4,7 +4,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { busyPollStats, connect, listen, setBusyPoll, type Transport } from '../dist/index.js';
+import { once } from 'node:events';
+import { busyPollStats, connect, listen, reconnecting, setBusyPoll, type Transport } from '../dist/index.js';
 import { cleanupAll, onCleanup, sleep, tempDir } from './helpers/common';
 import { LINUX } from './helpers/platform';
 
@@ -62,6 +63,21 @@ describe('busy polling window', () => {
     // Traffic opens the window again.
     await pingPong(t, 200);
     expect(t.stats.busyPollTime).toBeGreaterThan(settled);
+  });
+
+  it('reconnecting() passes busyPoll to each connection it makes, resumable or not', async () => {
+    for (const resume of [false, true]) {
+      const file = tempSock();
+      const server = await listen(`unix:${file}`, { resume });
+      onCleanup(() => server.close());
+      server.on('connection', (s: { on: Transport['on']; send: Transport['send'] }) => s.on('message', (f: Buffer) => s.send(f)));
+      const r = reconnecting(`unix:${file}`, { busyPoll: 2000, resume });
+      onCleanup(() => r.destroy());
+      await once(r, 'connect');
+      await pingPong(r as unknown as Transport, 500);
+      expect(r.connection!.stats.busyPollTime).toBeGreaterThan(0);
+      expect(r.stats.busyPollTime).toBeGreaterThan(0);
+    }
   });
 
   it('never polls for a transport without busyPoll', async () => {
