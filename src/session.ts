@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { TransportConfig } from './config';
 import { debug } from './debug';
-import { Transport, checkFrame, kKeepUnsent, kRetain, kSendAck, kSendControl, kSendSeq, kSink, kTakeUnsent, kWriteRaw, type MessageTransport, type SessionSink, type TransportState, type TransportStats } from './transport';
+import { Transport, checkFrame, kFlush, kKeepUnsent, kRetain, kSendAck, kSendControl, kSendSeq, kSink, kTakeUnsent, type MessageTransport, type SessionSink, type TransportState, type TransportStats } from './transport';
 import { PROTOCOL_VERSION, SESSION_ID_BYTES, T_ACK, T_BYE, controlFrame, readU64Body, type Hello } from './envelope';
 import { ErrorCodes, ipcError } from './errors';
 import { takeEarly } from './handshake';
@@ -41,7 +41,6 @@ export interface SessionStats extends TransportStats {
 }
 
 const COPY_LIMIT = 16 * 1024;
-const NO_BYTES = Buffer.alloc(0);
 
 // Small frames are copied into chunks of this size, many per chunk (a Buffer each would cost an
 // allocation per frame on the hot path of resume).
@@ -598,7 +597,6 @@ export class Session extends EventEmitter implements MessageTransport {
     conn.destroy(ipcError(ErrorCodes.PROTOCOL, `${this.endpoint} sent ${what}`, { address: this.endpoint }));
   }
 
-
   pause(): this {
     this.#paused = true;
     this.#updateConnReading();
@@ -675,7 +673,7 @@ export class Session extends EventEmitter implements MessageTransport {
     if (this.#state === 'closing' || this.#state === 'closed') return this.#closePromise;
     // Frames sent this tick wait in the connection's batch, and reach the replay log (and `queued`)
     // when it is written: write it now, so that the bye waits for their acknowledgement too.
-    if (this.resumable && this.conn !== null && this.conn.state === 'open') this.conn[kWriteRaw](NO_BYTES, 0, 0);
+    if (this.resumable && this.conn !== null && this.conn.state === 'open') this.conn[kFlush]();
     this.#state = 'closing';
     this.onClosing();
     if (this.queued === 0 || this.#peerSaidBye) this.#byeAndClose();

@@ -100,6 +100,8 @@ export const kTakeUnsent = Symbol('takeUnsent');
 export const kRetain = Symbol('retain');
 /** @internal Writes bytes as they are (a replayed batch), behind what was sent before. */
 export const kWriteRaw = Symbol('writeRaw');
+/** @internal Writes this tick's batch now, instead of at the end of the tick. */
+export const kFlush = Symbol('flush');
 
 /** Envelope modes. */
 export const ENV_PLAIN = 1;
@@ -378,7 +380,7 @@ export class Transport extends EventEmitter implements MessageTransport {
    */
   send(frame: Uint8Array | string): boolean {
     if (this.#state !== 'open' || this.#writerBroken) return this.#refuse(frame);
-    const data = this.#checkFrame(frame);
+    const data = checkFrame(frame, this.#config);
     return this.#enqueue(data, this.#env === 0 ? 0 : T_DATA, 0);
   }
 
@@ -389,6 +391,11 @@ export class Transport extends EventEmitter implements MessageTransport {
   [kSendSeq](frame: Uint8Array, seq: number, replay = false): boolean {
     if (this.#state !== 'open') return this.#refuse();
     return this.#enqueue(frame, T_SEQ, seq, replay);
+  }
+
+  /** @internal */
+  [kFlush](): void {
+    if (this.#batchLen > 0 && !this.#handleClosing) this.#flushBatch();
   }
 
   /** @internal */
@@ -436,10 +443,6 @@ export class Transport extends EventEmitter implements MessageTransport {
     if (exit) throw this.#peerExited(exit, 0);
     if (this.#writerBroken) return this.#acceptUnsendable(frame);
     throw ipcError(ErrorCodes.CLOSED, `send() on a ${this.#state} transport (${this.endpoint})`, { address: this.endpoint });
-  }
-
-  #checkFrame(frame: Uint8Array | string): Uint8Array {
-    return checkFrame(frame, this.#config);
   }
 
   /**
@@ -736,9 +739,10 @@ export class Transport extends EventEmitter implements MessageTransport {
         const body = controlBody(whole, this.#hex);
         if (readU32Body(body) >= 0) this.#enqueue(controlFrame(T_PONG, body, this.#hex), 0, 0);
       } else if (type === T_PONG) {
-        const ping = this.#pings.get(readU32Body(controlBody(whole, this.#hex)));
+        const id = readU32Body(controlBody(whole, this.#hex));
+        const ping = this.#pings.get(id);
         if (ping !== undefined) {
-          this.#pings.delete(readU32Body(controlBody(whole, this.#hex)));
+          this.#pings.delete(id);
           clearTimeout(ping.timer);
           ping.resolve(performance.now() - ping.sentAt);
         }
@@ -1105,7 +1109,7 @@ export class Transport extends EventEmitter implements MessageTransport {
   /** send() after the child's stdin broke but before its exit is known: counted, reported at exit. */
   #acceptUnsendable(frame?: Uint8Array | string): boolean {
     this.#unsendable++;
-    if (this.#keepUnsent && frame !== undefined) (this.#unsent ??= []).push(Buffer.from(this.#checkFrame(frame)));
+    if (this.#keepUnsent && frame !== undefined) (this.#unsent ??= []).push(Buffer.from(checkFrame(frame, this.#config)));
     return false;
   }
 
