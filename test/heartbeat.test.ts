@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { once } from 'node:events';
 import { connect, listen, monitor, ErrorCodes, type Framing, type Server, type Transport } from '../dist/index.js';
 import { cleanupAll, code, dirPerTest, lp, onCleanup, rawConnect, sleep, waitFor, withTimeout, type RawPeer } from './helpers/common';
+import { hello, splitLengthPrefixed } from './helpers/envelope-util';
 
 afterEach(cleanupAll);
 
@@ -201,29 +202,10 @@ describe('ping() errors', () => {
   });
 });
 
-// The hello of src/envelope.ts, built here field by field rather than by the package: 'H', 'SIPC',
-// version 1, flags 1 (heartbeat), 16 zero bytes of session, received u64 0, first u64 1.
+// The fields of a heartbeat hello after its type byte: flags 1 (heartbeat), a zero session, received
+// 0, first 1 (test/helpers/envelope-util.ts builds it by hand, not with the package).
 function helloFields(): Buffer {
-  const body = Buffer.alloc(4 + 1 + 1 + 16 + 8 + 8);
-  body.write('SIPC', 0, 'latin1');
-  body[4] = 1;
-  body[5] = 1;
-  body.writeUInt32BE(0, 30);
-  body.writeUInt32BE(1, 34);
-  return body;
-}
-
-/** Frames of a length-prefixed byte stream; the rest (an incomplete frame) is left out. */
-function splitLengthPrefixed(bytes: Buffer): Buffer[] {
-  const out: Buffer[] = [];
-  let pos = 0;
-  while (pos + 4 <= bytes.length) {
-    const n = bytes.readUInt32BE(pos);
-    if (pos + 4 + n > bytes.length) break;
-    out.push(bytes.subarray(pos + 4, pos + 4 + n));
-    pos += 4 + n;
-  }
-  return out;
+  return hello(1, Buffer.alloc(16), 0, 1).subarray(1);
 }
 
 function splitLines(bytes: Buffer): Buffer[] {

@@ -20,6 +20,7 @@ import {
   type Transport,
 } from '../dist/index.js';
 import { LineChild, cleanupAll, code, dirPerTest, lp, onCleanup, rawConnect, sleep, waitFor, withTimeout, type RawPeer } from './helpers/common';
+import { hello, seqFrame, splitLengthPrefixed } from './helpers/envelope-util';
 import { DIST_CJS, HELPERS } from './helpers/lifetime-util';
 
 afterEach(cleanupAll);
@@ -414,34 +415,7 @@ describe('the server session', () => {
 // --- the wire, by hand ------------------------------------------------------------------------------
 
 describe('resume on the wire, against a client written by hand (length-prefixed)', () => {
-  /** The hello of src/envelope.ts, field by field: 'H' 'SIPC' version flags session received first. */
-  function hello(flags: number, session: Buffer, received: number, first: number): Buffer {
-    const b = Buffer.alloc(1 + 4 + 1 + 1 + 16 + 8 + 8);
-    b.write('HSIPC', 0, 'latin1');
-    b[5] = 1;
-    b[6] = flags;
-    session.copy(b, 7);
-    b.writeBigUInt64BE(BigInt(received), 23);
-    b.writeBigUInt64BE(BigInt(first), 31);
-    return b;
-  }
-  const seqFrame = (seq: number, text: string): Buffer => {
-    const b = Buffer.alloc(9);
-    b.write('S', 0, 'latin1');
-    b.writeBigUInt64BE(BigInt(seq), 1);
-    return Buffer.concat([b, Buffer.from(text)]);
-  };
-  const frames = (raw: RawPeer): Buffer[] => {
-    const out: Buffer[] = [];
-    const bytes = raw.bytes();
-    for (let pos = 0; pos + 4 <= bytes.length; ) {
-      const n = bytes.readUInt32BE(pos);
-      if (pos + 4 + n > bytes.length) break;
-      out.push(bytes.subarray(pos + 4, pos + 4 + n));
-      pos += 4 + n;
-    }
-    return out;
-  };
+  const frames = (raw: RawPeer): Buffer[] => splitLengthPrefixed(raw.bytes());
 
   it('hello with flags heartbeat|resume, numbered frames, acknowledgements, a resumed session, and replays dropped as duplicates', async () => {
     const file = sock('s.sock');

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import * as fs from 'node:fs';
 import { once } from 'node:events';
 import { listen, reconnecting, spawnStdio, type ReconnectingTransport, type Server, type ServerSession, type Session } from '../dist/index.js';
+import { hello, splitLengthPrefixed } from './helpers/envelope-util';
 import { cleanupAll, dirPerTest, lp, onCleanup, rawConnect, runNode, waitFor, type RawPeer } from './helpers/common';
 
 afterEach(cleanupAll);
@@ -19,33 +20,14 @@ async function server(ep: string, opts: Parameters<typeof listen>[1]): Promise<S
 
 // --- the wire, by hand (length-prefixed) -----------------------------------------------------------
 
-/** The hello of src/envelope.ts, field by field: 'H' 'SIPC' version flags session received first. */
-function hello(flags: number, session: Buffer, received: number, first: number): Buffer {
-  const b = Buffer.alloc(1 + 4 + 1 + 1 + 16 + 8 + 8);
-  b.write('HSIPC', 0, 'latin1');
-  b[5] = 1;
-  b[6] = flags;
-  session.copy(b, 7);
-  b.writeBigUInt64BE(BigInt(received), 23);
-  b.writeBigUInt64BE(BigInt(first), 31);
-  return b;
-}
-
-/** The payloads of the length-prefixed frames a raw peer received, as text ('S' frames: type, seq, text). */
+/** The length-prefixed frames a raw peer received, as text ('S' frames: type, seq, text). */
 function frames(raw: RawPeer): string[] {
-  const out: string[] = [];
-  const bytes = raw.bytes();
-  for (let pos = 0; pos + 4 <= bytes.length; ) {
-    const n = bytes.readUInt32BE(pos);
-    if (pos + 4 + n > bytes.length) break;
-    const f = bytes.subarray(pos + 4, pos + 4 + n);
+  return splitLengthPrefixed(raw.bytes()).map((f) => {
     const type = String.fromCharCode(f[0]!);
-    if (type === 'S') out.push(`S${f.readBigUInt64BE(1)} ${f.subarray(9).toString()}`);
-    else if (type === 'H') out.push(`H received=${f.readBigUInt64BE(23)} first=${f.readBigUInt64BE(31)}`);
-    else out.push(type);
-    pos += 4 + n;
-  }
-  return out;
+    if (type === 'S') return `S${f.readBigUInt64BE(1)} ${f.subarray(9).toString()}`;
+    if (type === 'H') return `H received=${f.readBigUInt64BE(23)} first=${f.readBigUInt64BE(31)}`;
+    return type;
+  });
 }
 
 describe('resume replay', () => {

@@ -1,0 +1,36 @@
+// The envelope of heartbeat and resume (src/envelope.ts, the README's table), written and read by hand
+// in the tests that check the package against its documented wire format, so a test never builds its
+// expectations with the code under test.
+
+/** The hello, field by field: 'H' 'SIPC' version 1, flags, 16-byte session, received u64, first u64. */
+export function hello(flags: number, session: Buffer, received: number, first: number): Buffer {
+  const b = Buffer.alloc(1 + 4 + 1 + 1 + 16 + 8 + 8);
+  b.write('HSIPC', 0, 'latin1');
+  b[5] = 1;
+  b[6] = flags;
+  session.copy(b, 7);
+  b.writeBigUInt64BE(BigInt(received), 23);
+  b.writeBigUInt64BE(BigInt(first), 31);
+  return b;
+}
+
+/** A data frame of a resumable session: 'S', its sequence number (u64), the text. */
+export function seqFrame(seq: number, text: string): Buffer {
+  const b = Buffer.alloc(9);
+  b.write('S', 0, 'latin1');
+  b.writeBigUInt64BE(BigInt(seq), 1);
+  return Buffer.concat([b, Buffer.from(text)]);
+}
+
+/** The frames of a length-prefixed byte stream; an incomplete one at the end is left out. */
+export function splitLengthPrefixed(bytes: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  let pos = 0;
+  while (pos + 4 <= bytes.length) {
+    const n = bytes.readUInt32BE(pos);
+    if (pos + 4 + n > bytes.length) break;
+    out.push(bytes.subarray(pos + 4, pos + 4 + n));
+    pos += 4 + n;
+  }
+  return out;
+}
