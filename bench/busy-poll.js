@@ -18,7 +18,7 @@
 // At most MAX_ROUNDS rounds per case, so the scenario stays around half a minute.
 
 const { runPair, floorArgv, peerArgv } = require('./lib/procs.js');
-const { measureCases, runStandalone } = require('./lib/scenario.js');
+const { cappedSections, runStandalone } = require('./lib/scenario.js');
 
 const BUSY_POLL_US = 200;
 const SIZE = 64;
@@ -122,9 +122,7 @@ function receiverCase(impl) {
 }
 
 async function run(options) {
-  const rounds = Math.min(options.rounds, MAX_ROUNDS);
-  const table = { ...TABLE, heading: TABLE.heading.replace('ROUNDS', `${rounds} round(s), medians`) };
-  const section = (spec) => measureCases({ ...spec, table }, { ...options, rounds });
+  const section = cappedSections(TABLE, MAX_ROUNDS, options);
   return [
     await section({
       id: 'bp-rtt-across-cpus',

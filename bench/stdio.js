@@ -21,7 +21,7 @@
 
 const path = require('node:path');
 const { runOne, pinnedArgv } = require('./lib/procs.js');
-const { measureCases, runStandalone } = require('./lib/scenario.js');
+const { cappedSections, runStandalone } = require('./lib/scenario.js');
 
 const PARENT = path.join(__dirname, 'lib', 'stdio-parent.js');
 const CHILD = path.join(__dirname, 'lib', 'stdio-child.js');
@@ -69,9 +69,7 @@ const recvCase = (impl) => parentCase('recv', impl, ['source', String(RECV_LINES
 const sendCase = (impl) => parentCase('send', impl, ['sink', String(SEND_LINES)], { n: SEND_LINES }, rateValues);
 
 async function run(options) {
-  const rounds = Math.min(options.rounds, MAX_ROUNDS);
-  const table = { ...TABLE, heading: TABLE.heading.replace('ROUNDS', `${rounds} round(s), medians`) };
-  const section = (spec) => measureCases({ ...spec, table }, { ...options, rounds });
+  const section = cappedSections(TABLE, MAX_ROUNDS, options);
   return [
     await section({
       id: 'stdio-rtt',

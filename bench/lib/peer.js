@@ -30,24 +30,10 @@
 // your count") and the reply is an 8-byte big-endian count.
 
 const { transports } = require('./transports.js');
+const { report, closeSoon, measureRoundTrips } = require('./child.js');
 
 const CONTROL_FRAME = Buffer.from([0x3f]);
 const COUNT_LEN = 8;
-const CLOSE_TIMEOUT_MS = 2000;
-
-function report(result) {
-  const { maxRSS } = process.resourceUsage();
-  process.stdout.write(`${JSON.stringify({ ...result, maxRSSKiB: maxRSS })}\n`);
-}
-
-// Waits for close(), but not forever: how long a graceful close takes is not what this process
-// measures, and a close that never finishes must not hang the run.
-function closeSoon(conn) {
-  return Promise.race([
-    conn.close(),
-    new Promise((resolve) => setTimeout(resolve, CLOSE_TIMEOUT_MS).unref()),
-  ]);
-}
 
 // Options only ours understands, taken from a role's JSON.
 function extraOptions({ busyPoll }) {
@@ -87,22 +73,9 @@ async function echo(impl, sockPath, options) {
 }
 
 async function rtt(impl, sockPath, { n, size, warmup, ...options }) {
-  const { measure } = await import('mitata');
   const conn = await impl.connect(sockPath, extraOptions(options));
-  const roundTrip = pingPong(conn, size);
-
-  for (let i = 0; i < warmup; i++) await roundTrip();
-  // One sample per round trip (batching off) so the tail percentiles are real round trips, not
-  // averages over a batch; gc off so mitata neither forces collections nor allocates for them.
-  const stats = await measure(roundTrip, {
-    gc: false,
-    batch_threshold: 0,
-    warmup_samples: 0,
-    min_samples: n,
-    max_samples: n,
-    min_cpu_time: 0,
-  });
-  report({ n: stats.samples.length, size, p50: stats.p50, p99: stats.p99, p999: stats.p999, mean: stats.avg, stats: conn.stats() });
+  const latency = await measureRoundTrips(pingPong(conn, size), n, warmup);
+  report({ ...latency, size, stats: conn.stats() });
   await closeSoon(conn);
 }
 

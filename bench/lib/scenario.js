@@ -70,6 +70,14 @@ async function measureCases({ id, title, metrics, cases, ...extra }, { rounds, s
   return out;
 }
 
+// For a scenario with a table of its own whose cases are slow: each section runs at most `maxRounds`
+// rounds, and the table's heading (its 'ROUNDS' placeholder) says how many it ran.
+function cappedSections(table, maxRounds, options) {
+  const rounds = Math.min(options.rounds, maxRounds);
+  const titled = { ...table, heading: table.heading.replace('ROUNDS', `${rounds} round(s), medians`) };
+  return (spec) => measureCases({ ...spec, table: titled }, { ...options, rounds });
+}
+
 // Lets `node bench/<scenario>.js` print its own part of the report.
 async function runStandalone(scenario) {
   const { printReport } = require('./report.js');
@@ -83,4 +91,4 @@ async function runStandalone(scenario) {
   process.exitCode = crashed ? 1 : 0;
 }
 
-module.exports = { IMPLS, IMPL_LABEL, median, benchOptions, measureCases, runStandalone };
+module.exports = { IMPLS, IMPL_LABEL, median, benchOptions, measureCases, cappedSections, runStandalone };

@@ -20,9 +20,9 @@ const path = require('node:path');
 const { spawn } = require('node:child_process');
 const { once } = require('node:events');
 const { LineSplitter } = require('./framing.js');
+const { report, closeSoon, measureRoundTrips } = require('./child.js');
 
 const PACKAGE_ENTRY = path.join(__dirname, '..', '..', 'dist', 'index.js');
-const CLOSE_TIMEOUT_MS = 2000;
 const NEWLINE = Buffer.from('\n');
 
 // The same small interface over each parent:
@@ -75,18 +75,8 @@ function fail(err) {
   process.exit(1);
 }
 
-function report(result) {
-  const { maxRSS } = process.resourceUsage();
-  process.stdout.write(`${JSON.stringify({ ...result, maxRSSKiB: maxRSS })}\n`);
-}
-
-// How long closing takes is not measured here, and a close that never finishes must not hang the run.
-function closeSoon(conn) {
-  return Promise.race([conn.close(), new Promise((resolve) => setTimeout(resolve, CLOSE_TIMEOUT_MS).unref())]);
-}
 
 async function rtt(conn, { n, warmup }) {
-  const { measure } = await import('mitata');
   const line = conn.frame(Buffer.from(JSON.stringify({ jsonrpc: '2.0', method: 'ping', params: { n: 1 } })));
   let resolve = null;
   conn.onLine(() => resolve());
@@ -95,17 +85,7 @@ async function rtt(conn, { n, warmup }) {
       resolve = r;
       conn.send(line);
     });
-  for (let i = 0; i < warmup; i++) await roundTrip();
-  // One sample per round trip (no batching), as in peer.js, so the tail percentiles are real.
-  const stats = await measure(roundTrip, {
-    gc: false,
-    batch_threshold: 0,
-    warmup_samples: 0,
-    min_samples: n,
-    max_samples: n,
-    min_cpu_time: 0,
-  });
-  report({ n: stats.samples.length, p50: stats.p50, p99: stats.p99, p999: stats.p999, mean: stats.avg, stats: conn.stats() });
+  report({ ...(await measureRoundTrips(roundTrip, n, warmup)), stats: conn.stats() });
 }
 
 async function recv(conn, { n }) {
