@@ -159,9 +159,10 @@ class FrameBuffer extends Uint8Array {}
 Object.setPrototypeOf(FrameBuffer.prototype, Buffer.prototype);
 Object.defineProperty(FrameBuffer.prototype, 'constructor', { value: Buffer, writable: true, configurable: true });
 
-// The flushes of batches still waiting for the end of their tick. process.exit() ends the process before
-// that microtask runs; an 'exit' hook hands those batches to the OS first, as node:net's synchronous
-// writes would have, instead of losing frames send() had accepted.
+// The flush of every open transport that has sent. process.exit() ends the process before the
+// end-of-tick flush runs; an 'exit' hook hands those batches to the OS first, as node:net's synchronous
+// writes would have, instead of losing frames send() had accepted. A transport joins at its first
+// batch and leaves when it closes, so the per-tick flush itself costs nothing more.
 const unflushed = new Set<() => void>();
 let exitHooked = false;
 function flushAtExit(): void {
@@ -216,9 +217,9 @@ export class Transport extends EventEmitter implements MessageTransport {
   #inFlightHead = 0;
   #spare: Buffer[] = [];
   #drainScheduledAfterFlush = false;
+  #flushAtExit = false;
   #flushTask = (): void => {
     this.#flushScheduled = false;
-    unflushed.delete(this.#flushTask);
     if (this.#state === 'open' || this.#state === 'closing') this.#flushBatch();
   };
 
@@ -495,10 +496,13 @@ export class Transport extends EventEmitter implements MessageTransport {
       if (!this.#flushScheduled) {
         this.#flushScheduled = true;
         queueMicrotask(this.#flushTask);
-        unflushed.add(this.#flushTask);
-        if (!exitHooked) {
-          exitHooked = true;
-          process.on('exit', flushAtExit);
+        if (!this.#flushAtExit) {
+          this.#flushAtExit = true;
+          unflushed.add(this.#flushTask);
+          if (!exitHooked) {
+            exitHooked = true;
+            process.on('exit', flushAtExit);
+          }
         }
       }
     } else {
@@ -1145,6 +1149,7 @@ export class Transport extends EventEmitter implements MessageTransport {
 
   #closeHandle(): void {
     if (this.#handleClosing) return;
+    unflushed.delete(this.#flushTask);
     this.#collectOnce();
     // Sequenced frames still in the batch go to the replay log, to be sent on the next connection.
     if (this.#retain !== null && this.#batchFirst !== 0 && this.#batch !== null && this.#batchLen > 0) {
