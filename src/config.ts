@@ -1,3 +1,4 @@
+import { DEFAULT_RECEIVE_WINDOW } from './credit';
 import { argTypeError, argValueError, outOfRangeError } from './errors';
 import type { Peer } from './transport';
 
@@ -68,6 +69,8 @@ export interface ListenOptions extends TransportOptions {
   maxQueueFrames?: number;
   queuePolicy?: 'error' | 'drop-oldest';
   queueTtl?: number;
+  /** Resume: the receive window of each session, in bytes (see `reconnecting()`). Default 1 MiB. */
+  receiveWindow?: number;
 }
 
 export interface TransportConfig {
@@ -118,7 +121,7 @@ export const MAX_FRAME_SIZE_LIMIT = 1024 * 1024 * 1024;
 const FRAMINGS: readonly Framing[] = ['length-prefixed', 'lines', 'content-length'];
 const TRANSPORT_KEYS = Object.keys(DEFAULTS);
 const CONNECT_KEYS = [...TRANSPORT_KEYS, 'connectTimeout', 'signal', 'heartbeat'];
-const QUEUE_KEYS = ['maxQueueBytes', 'maxQueueFrames', 'queuePolicy', 'queueTtl'];
+const QUEUE_KEYS = ['maxQueueBytes', 'maxQueueFrames', 'queuePolicy', 'queueTtl', 'receiveWindow'];
 const LISTEN_KEYS = [...TRANSPORT_KEYS, 'mode', 'backlog', 'allowPeer', 'sameUserOnly', 'heartbeat', 'resume', 'resumeTimeout', ...QUEUE_KEYS];
 const RECONNECT_KEYS = [...CONNECT_KEYS, 'initialDelay', 'maxDelay', 'factor', 'maxAttempts', 'resume', 'health', ...QUEUE_KEYS];
 
@@ -203,6 +206,11 @@ export interface QueueOptions {
   queuePolicy?: 'error' | 'drop-oldest';
   /** Milliseconds a frame may wait to be written before it is dropped (a `'drop'` event). Default 0: forever. */
   queueTtl?: number;
+  /**
+   * Resume: bytes of received frames held for a consumer that has not taken them (each frame counts
+   * its payload plus 64) before this side grants the peer no more credit. Default 1 MiB.
+   */
+  receiveWindow?: number;
 }
 
 export const QUEUE_DEFAULTS = Object.freeze({
@@ -210,9 +218,16 @@ export const QUEUE_DEFAULTS = Object.freeze({
   maxQueueFrames: Number.POSITIVE_INFINITY,
   queuePolicy: 'error' as const,
   queueTtl: 0,
+  receiveWindow: DEFAULT_RECEIVE_WINDOW,
 });
 
-export function queueConfig(o: Record<string, unknown>): { maxQueueBytes: number; maxQueueFrames: number; queuePolicy: 'error' | 'drop-oldest'; queueTtl: number } {
+export function queueConfig(o: Record<string, unknown>): {
+  maxQueueBytes: number;
+  maxQueueFrames: number;
+  queuePolicy: 'error' | 'drop-oldest';
+  queueTtl: number;
+  receiveWindow: number;
+} {
   const policy = o.queuePolicy ?? QUEUE_DEFAULTS.queuePolicy;
   if (policy !== 'error' && policy !== 'drop-oldest') throw argValueError(`options.queuePolicy must be 'error' or 'drop-oldest'. Received ${String(policy)}`);
   const maxQueueFrames = o.maxQueueFrames === Number.POSITIVE_INFINITY ? Number.POSITIVE_INFINITY : int(o, 'maxQueueFrames', 1, 2 ** 31 - 1, QUEUE_DEFAULTS.maxQueueFrames);
@@ -221,6 +236,7 @@ export function queueConfig(o: Record<string, unknown>): { maxQueueBytes: number
     maxQueueFrames,
     queuePolicy: policy,
     queueTtl: int(o, 'queueTtl', 0, 2 ** 31 - 1, QUEUE_DEFAULTS.queueTtl),
+    receiveWindow: int(o, 'receiveWindow', 1024, 2 ** 40, QUEUE_DEFAULTS.receiveWindow),
   };
 }
 

@@ -22,7 +22,7 @@ export function connect(endpoint: Endpoint, options?: ConnectOptions): Promise<T
   return connectTo(ep, config).then(async (t) => {
     // The handshake shares connectTimeout with the connection itself.
     const left = Math.max(1, config.connectTimeout - (Date.now() - started));
-    await clientHandshake(t, { version: PROTOCOL_VERSION, flags: F_HEARTBEAT, session: Buffer.alloc(SESSION_ID_BYTES), received: 0, first: 1 }, left);
+    await clientHandshake(t, { version: PROTOCOL_VERSION, flags: F_HEARTBEAT, session: Buffer.alloc(SESSION_ID_BYTES), received: 0, first: 1, window: 0 }, left);
     return t;
   });
 }

@@ -10,6 +10,7 @@
 //   'O' id:u32                  pong: the ping's id, echoed
 //   'H' hello                   the handshake, first frame each way on every connection (below)
 //   'B'                         bye: the session ends on purpose (resume)
+//   'W' limit:u64               credit (resume): the peer may start data frames below this cost (src/credit.ts)
 //
 // Numbers are big-endian. In 'lines' framing a frame may not contain a newline, so the fixed fields
 // after the type byte are written as lowercase hexadecimal text (two characters per byte); the payload
@@ -22,8 +23,12 @@ export const T_PING = 0x50; // 'P'
 export const T_PONG = 0x4f; // 'O'
 export const T_HELLO = 0x48; // 'H'
 export const T_BYE = 0x42; // 'B'
+export const T_WINDOW = 0x57; // 'W'
 
-export const PROTOCOL_VERSION = 1;
+// Version 2 added credit-based flow control to resume: the hello carries the receive window, and 'W'
+// frames return credit. A version 1 peer would send past our window and stop reading acknowledgements
+// when its consumer is slow (the deadlock version 2 removes), so the handshake refuses it by name.
+export const PROTOCOL_VERSION = 2;
 const MAGIC = Buffer.from('SIPC', 'latin1');
 
 /** Hello flags. */
@@ -41,7 +46,7 @@ export const SESSION_ID_BYTES = 16;
  * The handshake. The client speaks first, on every connection; the server answers with its own hello
  * before anything else, or closes.
  *
- *   'H' 'SIPC' version:u8 flags:u8 session:16 bytes received:u64 first:u64
+ *   'H' 'SIPC' version:u8 flags:u8 session:16 bytes received:u64 first:u64 window:u64
  *
  * `session` is the client's random id (zeros without resume). `received` is the sequence number of the
  * last data frame the sender of the hello delivered from its peer in this session; `first` is the
@@ -54,9 +59,14 @@ export interface Hello {
   session: Buffer;
   received: number;
   first: number;
+  /**
+   * The credit the sender of the hello grants on this connection (resume): its peer may start data
+   * frames while their cost (src/credit.ts) stays below it. 0 without resume (no credit is kept).
+   */
+  window: number;
 }
 
-const HELLO_BODY = MAGIC.length + 1 + 1 + SESSION_ID_BYTES + 8 + 8;
+const HELLO_BODY = MAGIC.length + 1 + 1 + SESSION_ID_BYTES + 8 + 8 + 8;
 
 function writeU64(buf: Buffer, value: number, pos: number): void {
   buf.writeUInt32BE(Math.floor(value / 0x1_0000_0000), pos);
@@ -114,18 +124,26 @@ export function encodeHello(h: Hello, hex: boolean): Buffer {
   h.session.copy(body, 6, 0, SESSION_ID_BYTES);
   writeU64(body, h.received, 6 + SESSION_ID_BYTES);
   writeU64(body, h.first, 14 + SESSION_ID_BYTES);
+  writeU64(body, h.window, 22 + SESSION_ID_BYTES);
   return controlFrame(T_HELLO, body, hex);
 }
 
-/** The hello in a control frame's body, or null when it is not one. */
+/**
+ * The hello in a control frame's body, or null when it is not one. A hello of another version is
+ * returned with only its version read (its layout may differ), for the handshake to refuse by name.
+ */
 export function decodeHello(body: Buffer | null): Hello | null {
-  if (body === null || body.length !== HELLO_BODY || !body.subarray(0, 4).equals(MAGIC)) return null;
+  if (body === null || body.length < MAGIC.length + 1 || !body.subarray(0, 4).equals(MAGIC)) return null;
+  const version = body[4]!;
+  if (version !== PROTOCOL_VERSION) return { version, flags: 0, session: Buffer.alloc(SESSION_ID_BYTES), received: 0, first: 0, window: 0 };
+  if (body.length !== HELLO_BODY) return null;
   return {
     version: body[4]!,
     flags: body[5]!,
     session: Buffer.from(body.subarray(6, 6 + SESSION_ID_BYTES)),
     received: readU64(body, 6 + SESSION_ID_BYTES),
     first: readU64(body, 14 + SESSION_ID_BYTES),
+    window: readU64(body, 22 + SESSION_ID_BYTES),
   };
 }
 

@@ -62,7 +62,7 @@ export function clientHandshake(t: Transport, hello: Hello, timeout: number, for
         if (done) return;
         const peer = type === T_HELLO ? decodeHello(body) : null;
         if (peer === null) return fail('the server answered the handshake with something else');
-        if (peer.version !== PROTOCOL_VERSION) return fail(`the server speaks envelope version ${peer.version}, not ${PROTOCOL_VERSION}`);
+        if (peer.version !== PROTOCOL_VERSION) return fail(`the server speaks envelope version ${peer.version}; this end speaks version ${PROTOCOL_VERSION} (give both ends the same version of symphony-ipc-transport)`);
         if ((hello.flags & F_RESUME) !== 0 && (peer.flags & F_RESUME) === 0) return fail('the server does not resume sessions (listen with resume: true)');
         done = true;
         clearTimeout(timer);
@@ -114,7 +114,7 @@ export function acceptHandshake(t: Transport, refuse: (why: string) => void, onH
     control: (type, body) => {
       const hello = type === T_HELLO ? decodeHello(body) : null;
       if (hello === null) return fail('the first frame was not a handshake');
-      if (hello.version !== PROTOCOL_VERSION) return fail(`the client speaks envelope version ${hello.version}, not ${PROTOCOL_VERSION}`);
+      if (hello.version !== PROTOCOL_VERSION) return fail(`the client speaks envelope version ${hello.version}; this end speaks version ${PROTOCOL_VERSION} (give both ends the same version of symphony-ipc-transport)`);
       done = true;
       clearTimeout(timer);
       t.off('error', ignore);

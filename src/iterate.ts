@@ -9,13 +9,16 @@ interface Source extends EventEmitter {
 /**
  * Yields each `'message'` of `source`; ends at its `'close'` (or at once if `closed()` says it was
  * already emitted), throwing its `'error'`. `setFull(true)` asks the source to stop reading,
- * `setFull(false)` to go on. Leaving the loop early closes the source.
+ * `setFull(false)` to go on. `held(bytes, taken)`, when given, hears of each frame that waits in the
+ * queue (`taken` false) and of each the consumer takes from it (`taken` true): a session's receive
+ * window counts them. Leaving the loop early closes the source.
  */
 export function frameIterator(
   source: Source,
   hwm: number,
   closed: () => boolean,
   setFull: (full: boolean) => void,
+  held?: (bytes: number, taken: boolean) => void,
 ): AsyncIterableIterator<Buffer> {
   const queue: Buffer[] = [];
   let head = 0;
@@ -31,6 +34,7 @@ export function frameIterator(
       return;
     }
     queue.push(frame);
+    held?.(frame.length, false);
     if (queue.length - head >= hwm && !full) {
       full = true;
       setFull(true);
@@ -66,6 +70,7 @@ export function frameIterator(
           queue.length = 0;
           head = 0;
         }
+        held?.(value.length, true);
         if (full && queue.length - head <= hwm / 2) {
           full = false;
           setFull(false);
@@ -87,6 +92,10 @@ export function frameIterator(
     return: async (): Promise<IteratorResult<Buffer>> => {
       finished = true;
       cleanup();
+      // Frames left in the queue will never be taken: they no longer hold the window.
+      if (held !== undefined) for (let i = head; i < queue.length; i++) held(queue[i]!.length, true);
+      queue.length = 0;
+      head = 0;
       if (full) {
         full = false;
         setFull(false);

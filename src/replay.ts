@@ -6,6 +6,7 @@
 //
 // Frames are numbered consecutively and written in order, so the log's entries hold consecutive runs,
 // and per-frame bookkeeping is a pair of numbers per batch rather than an object per frame.
+import { frameCost } from './credit';
 import { T_SEQ, readSeq, seqHeaderLength } from './envelope';
 import { kSendSeq, kWriteRaw, type RetainSink, type Transport } from './transport';
 import { frameAt } from './wire';
@@ -79,17 +80,26 @@ export class ReplayLog implements RetainSink {
 
   /**
    * Writes every frame the peer has not acknowledged on `conn`, in order, before anything else is sent
-   * there. Batches go out as they are, the first one from its first unacknowledged frame.
+   * there. Batches go out as they are, the first one from its first unacknowledged frame. Returns
+   * what the frames written cost against the peer's credit (src/credit.ts).
+   *
+   * The replay does not wait for credit: these frames were sent within the credit of the connection
+   * that dropped, and the peer's grant on the new one (its window, less what it still holds) covers
+   * every frame it did not get, each of which started below the old limit.
    */
-  replay(conn: Transport): void {
+  replay(conn: Transport): number {
+    let cost = 0;
     for (let i = this.#head; i < this.#entries.length; i++) {
       // A write that failed closed the connection: the rest waits for the next one (kept here).
-      if (conn.state !== 'open') return;
+      if (conn.state !== 'open') return cost;
       const e = this.#entries[i]!;
       if (e.last <= this.#acked) continue;
-      if (e.frame) conn[kSendSeq](e.bytes, e.first, true);
-      else this.#replayBatch(conn, e, this.#offsetAfter(e, Math.max(this.#acked, e.first - 1)));
+      if (e.frame) {
+        conn[kSendSeq](e.bytes, e.first, true);
+        cost += frameCost(e.len);
+      } else cost += this.#replayBatch(conn, e, this.#offsetAfter(e, Math.max(this.#acked, e.first - 1)));
     }
+    return cost;
   }
 
   /**
@@ -97,12 +107,14 @@ export class ReplayLog implements RetainSink {
    * them belonged to the connection that wrote them and mean something else on this one (the server's
    * hello; an acknowledgement of a session the peer no longer knows; a pong of another ping): skipped.
    */
-  #replayBatch(conn: Transport, e: Entry, from: number): void {
+  #replayBatch(conn: Transport, e: Entry, from: number): number {
     let run = -1;
     let pos = from;
+    let cost = 0;
     while (pos < e.len) {
-      const [start, , next] = frameAt(e.bytes, pos, this.#framing);
+      const [start, end, next] = frameAt(e.bytes, pos, this.#framing);
       if (e.bytes[start] === T_SEQ) {
+        cost += frameCost(end - start - this.#seqHeader);
         if (run < 0) run = pos;
       } else if (run >= 0) {
         conn[kWriteRaw](e.bytes, run, pos);
@@ -111,6 +123,7 @@ export class ReplayLog implements RetainSink {
       pos = next;
     }
     if (run >= 0) conn[kWriteRaw](e.bytes, run, e.len);
+    return cost;
   }
 
   /** Offset in a batch of the first sequenced frame numbered above `seq`. */

@@ -131,7 +131,7 @@ export class Server extends EventEmitter {
     };
     acceptHandshake(t, refuse, (hello) => {
       if ((hello.flags & F_RESUME) === 0 || !c.resume) {
-        answerHello(t, { version: PROTOCOL_VERSION, flags: F_HEARTBEAT | (c.resume ? F_RESUME : 0), session: hello.session, received: 0, first: 1 }, false);
+        answerHello(t, { version: PROTOCOL_VERSION, flags: F_HEARTBEAT | (c.resume ? F_RESUME : 0), session: hello.session, received: 0, first: 1, window: 0 }, false);
         if ((hello.flags & F_RESUME) !== 0) {
           // The client gives up (the server does not resume), and still nobody listens to this transport.
           t.on('error', () => {});

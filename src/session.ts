@@ -9,7 +9,8 @@ import { EventEmitter } from 'node:events';
 import type { TransportConfig } from './config';
 import { debug } from './debug';
 import { Transport, checkFrame, kFlush, kKeepUnsent, kRetain, kSendAck, kSendControl, kSendSeq, kSink, kTakeUnsent, type MessageTransport, type SessionSink, type TransportState, type TransportStats } from './transport';
-import { PROTOCOL_VERSION, SESSION_ID_BYTES, T_ACK, T_BYE, controlFrame, readU64Body, type Hello } from './envelope';
+import { ReceiveCredit, SendCredit, frameCost } from './credit';
+import { PROTOCOL_VERSION, SESSION_ID_BYTES, T_ACK, T_BYE, T_WINDOW, controlFrame, readU64Body, u64Body, type Hello } from './envelope';
 import { ErrorCodes, ipcError } from './errors';
 import { takeEarly } from './handshake';
 import { frameIterator } from './iterate';
@@ -28,6 +29,8 @@ export interface QueueConfig {
   queuePolicy: QueuePolicy;
   /** Milliseconds a frame may wait to be written before it is dropped; 0: no limit. */
   queueTtl: number;
+  /** Resume: bytes of received frames (cost, src/credit.ts) this side holds for its consumer before it grants no more credit. */
+  receiveWindow: number;
 }
 
 export interface SessionStats extends TransportStats {
@@ -38,6 +41,14 @@ export interface SessionStats extends TransportStats {
   reconnects: number;
   /** Frames the peer sent twice (a replay after a reconnect) and that were delivered once. */
   duplicates: number;
+  /**
+   * Resume: received frames the consumer has not taken yet (paused, no listener, or waiting in an
+   * iterator), in bytes as the receive window counts them (payload plus 64 per frame). At most
+   * `receiveWindow` plus one frame. 0 without resume.
+   */
+  heldBytes: number;
+  /** Resume: credit the peer has left us on this connection, in the same bytes; null without resume. */
+  sendCredit: number | null;
 }
 
 const COPY_LIMIT = 16 * 1024;
@@ -88,6 +99,10 @@ export class Session extends EventEmitter implements MessageTransport {
   #arenaPos = 0;
   #pumping = false;
   #needDrain = false;
+  // Credit (resume, src/credit.ts): what the peer lets us send on this connection; what we let it send.
+  #tx = new SendCredit();
+  #rx: ReceiveCredit;
+  #granted = 0;
 
   // Incoming (resume): the last sequence number delivered, and the last one acknowledged.
   #delivered = 0;
@@ -127,6 +142,7 @@ export class Session extends EventEmitter implements MessageTransport {
     this.sessionId = sessionId ?? (resume ? randomBytes(SESSION_ID_BYTES) : Buffer.alloc(SESSION_ID_BYTES));
     if (queue.queueTtl > 0) this.#times = [];
     this.#log = new ReplayLog(FramingCode[config.framing]);
+    this.#rx = new ReceiveCredit(queue.receiveWindow);
     // Frames that came before anyone listened wait in the backlog for the first listener.
     this.on('newListener', (event: string | symbol) => {
       if (event === 'message') queueMicrotask(() => this.#drainBacklog());
@@ -169,6 +185,8 @@ export class Session extends EventEmitter implements MessageTransport {
       queuedBytes: this.#queuedBytes + this.#log.bytes,
       reconnects: Math.max(0, this.#connections - 1),
       duplicates: this.#duplicates,
+      heldBytes: this.#rx.held,
+      sendCredit: this.resumable ? this.#tx.available : null,
     };
   }
 
@@ -188,8 +206,8 @@ export class Session extends EventEmitter implements MessageTransport {
     this.#bytesOut += data.length;
     // Connected with nothing waiting: straight through, like a bare transport (with resume, the
     // connection hands what it writes to the replay log).
-    if (conn !== null && conn.state === 'open' && this.#head === this.#queue.length && !this.#pumping) {
-      if (this.resumable ? conn[kSendSeq](data, this.#nextSeq++) && this.#belowHighWater() : conn.send(data)) return true;
+    if (conn !== null && conn.state === 'open' && this.#head === this.#queue.length && !this.#pumping && (!this.resumable || this.#tx.open)) {
+      if (this.resumable ? this.#sendSeq(conn, data, this.#nextSeq++) && this.#belowHighWater() : conn.send(data)) return true;
       // The connection pushes back: our 'drain' follows its own (see attach()).
       this.#needDrain = true;
       return false;
@@ -336,12 +354,17 @@ export class Session extends EventEmitter implements MessageTransport {
       if (this.queueConfig.queueTtl > 0) this.#expire();
       while (this.conn === conn && conn.state === 'open') {
         if (this.#head >= this.#queue.length) break;
+        // Out of credit: the frames wait here, and the peer's next 'W' pumps again.
+        if (this.resumable && !this.#tx.open) {
+          this.#tx.stall(performance.now());
+          break;
+        }
         const seq = this.#seqAt(this.#head);
         const data = this.#queue[this.#head]!;
         this.#queue[this.#head++] = undefined as unknown as Uint8Array;
         this.#queuedBytes -= data.length;
         if (this.#exempt > 0) this.#exempt--;
-        const more = this.resumable ? conn[kSendSeq](data, seq) : conn.send(data);
+        const more = this.resumable ? this.#sendSeq(conn, data, seq) : conn.send(data);
         if (!more) break;
       }
       this.#compact();
@@ -359,6 +382,12 @@ export class Session extends EventEmitter implements MessageTransport {
     if (conn !== null && conn.stats.bufferedBytes >= this.config.writableHighWaterMark) return;
     this.#needDrain = false;
     this.emit('drain');
+  }
+
+  /** A sequenced frame, charged to the peer's credit. */
+  #sendSeq(conn: Transport, data: Uint8Array, seq: number): boolean {
+    this.#tx.charge(frameCost(data.length));
+    return conn[kSendSeq](data, seq);
   }
 
   /** Sequence number of the frame at `index` (resume). */
@@ -429,6 +458,7 @@ export class Session extends EventEmitter implements MessageTransport {
       session: this.sessionId,
       received: this.#delivered,
       first: this.#log.firstHeld || (this.resumable ? this.#seqAt(this.#head) : this.#nextSeq),
+      window: (this.#granted = this.resumable ? this.#rx.initial() : 0),
     };
   }
 
@@ -452,11 +482,17 @@ export class Session extends EventEmitter implements MessageTransport {
       // A fresh session's peer counted what it received in another session (a client's hello to a
       // server that lost its session): those numbers are not ours.
       if (!fresh) this.#log.release(peer.received);
+      this.#tx.reset(peer.window);
+      // Our hello granted the peer this much, counted from here.
+      this.#rx.start(this.#granted);
     }
     const sink: SessionSink = {
       frame: (frame, seq) => this.#onFrame(frame, seq),
       control: (type, body) => this.#onControl(conn, type, body),
-      endOfRead: () => this.#sendAck(),
+      endOfRead: () => {
+        this.#sendAck();
+        this.#grant();
+      },
       ack: (seq) => (this.resumable ? this.#onAck(seq) : this.#protocolError(conn, 'an acknowledgement outside a resumable session')),
     };
     conn[kSink](sink);
@@ -474,7 +510,7 @@ export class Session extends EventEmitter implements MessageTransport {
     }
     if (this.resumable) {
       // What the peer missed goes first, as it was written; then the connection hands the log what it writes.
-      this.#log.replay(conn);
+      this.#tx.charge(this.#log.replay(conn));
       conn[kRetain](this.#log);
     } else conn[kKeepUnsent]();
     if (this.#unrefd) conn.unref();
@@ -531,6 +567,16 @@ export class Session extends EventEmitter implements MessageTransport {
 
   #onFrame(frame: Buffer, seq: number): void {
     if (seq >= 0) {
+      if (!this.#rx.receive(frame.length)) {
+        this.conn?.destroy(
+          ipcError(
+            ErrorCodes.FLOW_CONTROL,
+            `${this.endpoint} sent frame ${seq} past the credit it was given (receiveWindow ${this.#rx.window} bytes)`,
+            { address: this.endpoint, receiveWindow: this.#rx.window },
+          ),
+        );
+        return;
+      }
       if (seq <= this.#delivered) {
         this.#duplicates++;
         return;
@@ -550,7 +596,19 @@ export class Session extends EventEmitter implements MessageTransport {
       return;
     }
     this.#backlog.push(frame);
-    if (this.#backlog.length - this.#backlogHead >= this.config.readableHighWaterMark) this.#updateConnReading();
+    if (this.resumable) this.#rx.hold(frame.length);
+    else if (this.#backlog.length - this.#backlogHead >= this.config.readableHighWaterMark) this.#updateConnReading();
+  }
+
+  /**
+   * Resume: hands credit back for what the consumer took, once it is worth a frame (src/credit.ts).
+   * Called after each read and whenever the consumer takes held frames.
+   */
+  #grant(): void {
+    const conn = this.conn;
+    if (!this.resumable || conn === null || conn.state !== 'open') return;
+    const limit = this.#rx.update();
+    if (limit >= 0) conn[kSendControl](controlFrame(T_WINDOW, u64Body(limit), conn.framing === 'lines'));
   }
 
   /**
@@ -574,6 +632,12 @@ export class Session extends EventEmitter implements MessageTransport {
       const seq = readU64Body(body);
       if (seq < 0) return this.#protocolError(conn, 'a malformed acknowledgement');
       this.#onAck(seq);
+      return;
+    }
+    if (type === T_WINDOW && this.resumable) {
+      const limit = readU64Body(body);
+      if (limit < 0) return this.#protocolError(conn, 'a malformed window update');
+      if (this.#tx.grant(limit)) this.#pump();
       return;
     }
     if (type === T_BYE) {
@@ -603,8 +667,13 @@ export class Session extends EventEmitter implements MessageTransport {
     return this;
   }
 
-  /** The connection reads while someone takes the frames: not paused, iterator not full, backlog short. */
+  /**
+   * The connection reads while someone takes the frames: not paused, iterator not full, backlog short.
+   * With resume it always reads, so acknowledgements and credit get through: what bounds the frames
+   * held for a consumer that stopped is the credit it no longer hands back.
+   */
   #updateConnReading(): void {
+    if (this.resumable) return;
     const want = !this.#paused && !this.#consumerFull && this.#backlog.length - this.#backlogHead < this.config.readableHighWaterMark;
     if (want !== this.#connPaused) return;
     this.#connPaused = !want;
@@ -622,6 +691,7 @@ export class Session extends EventEmitter implements MessageTransport {
     while (!this.#paused && this.#backlogHead < this.#backlog.length && this.listenerCount('message') > 0) {
       const frame = this.#backlog[this.#backlogHead]!;
       this.#backlog[this.#backlogHead++] = undefined as unknown as Buffer;
+      if (this.resumable) this.#rx.release(frame.length);
       this.emit('message', frame);
     }
     if (this.#backlogHead === this.#backlog.length) {
@@ -629,6 +699,7 @@ export class Session extends EventEmitter implements MessageTransport {
       this.#backlogHead = 0;
     }
     this.#updateConnReading();
+    this.#grant();
     if (this.#closed) this.#emitCloseWhenDelivered();
   }
 
@@ -767,11 +838,29 @@ export class Session extends EventEmitter implements MessageTransport {
     await this.close();
   }
 
-  /** Yields each frame; reading stops while `readableHighWaterMark` frames wait. Leaving early closes. */
+  /**
+   * Yields each frame; reading stops while `readableHighWaterMark` frames wait (with resume, the frames
+   * waiting count against the receive window instead). Leaving early closes.
+   */
   [Symbol.asyncIterator](): AsyncIterableIterator<Buffer> {
-    return frameIterator(this, this.config.readableHighWaterMark, () => this.#closeEmitted, (full) => {
-      this.#consumerFull = full;
-      this.#updateConnReading();
-    });
+    const held = this.resumable
+      ? (bytes: number, taken: boolean): void => {
+          if (!taken) this.#rx.hold(bytes);
+          else {
+            this.#rx.release(bytes);
+            this.#grant();
+          }
+        }
+      : undefined;
+    return frameIterator(
+      this,
+      this.config.readableHighWaterMark,
+      () => this.#closeEmitted,
+      (full) => {
+        this.#consumerFull = full;
+        this.#updateConnReading();
+      },
+      held,
+    );
   }
 }
