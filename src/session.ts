@@ -229,7 +229,22 @@ export class Session extends EventEmitter implements MessageTransport {
     if (this.conn === null) {
       return Promise.reject(ipcError(ErrorCodes.CLOSED, `ping(): ${this.endpoint} is not connected`, { address: this.endpoint }));
     }
-    return this.conn.ping(timeout);
+    if (!this.resumable) return this.conn.ping(timeout);
+    // The peer's engine answers pings even while its consumer has stopped (a session always reads its
+    // connection): what shows a stopped consumer is credit it does not hand back. A probe fails when a
+    // frame of ours has waited for credit longer than the probe's own timeout.
+    const limit = timeout ?? 1000;
+    return this.conn.ping(timeout).then((rtt) => {
+      const stalled = this.#tx.stalledFor(performance.now());
+      if (stalled > limit) {
+        throw ipcError(
+          ErrorCodes.PING_TIMEOUT,
+          `${this.endpoint} answered the ping, but has granted no credit for ${Math.round(stalled)} ms: its consumer is not taking frames`,
+          { address: this.endpoint, stalledFor: Math.round(stalled) },
+        );
+      }
+      return rtt;
+    });
   }
 
   /**

@@ -278,13 +278,14 @@ describe.each(WIRE)('the documented wire format, $framing framing, against a pee
     expect(answer.subarray(0, 1).toString('latin1')).toBe('H');
     const body = framing === 'lines' ? Buffer.from(answer.subarray(1).toString('latin1'), 'hex') : answer.subarray(1);
     if (framing === 'lines') expect(/^[0-9a-f]+$/.test(answer.subarray(1).toString('latin1'))).toBe(true);
-    expect(body.length).toBe(38);
+    expect(body.length).toBe(46);
     expect(body.subarray(0, 4).toString('latin1')).toBe('SIPC');
-    expect(body[4]).toBe(1); // version
+    expect(body[4]).toBe(2); // version
     expect(body[5]).toBe(1); // flags: heartbeat
     expect(body.subarray(6, 22).equals(Buffer.alloc(16))).toBe(true);
     expect(body.readBigUInt64BE(22)).toBe(0n); // received
     expect(body.readBigUInt64BE(30)).toBe(1n); // first
+    expect(body.readBigUInt64BE(38)).toBe(0n); // window: no credit is kept without resume
     await waitFor(() => connections.length === 1, 'the connection announced');
     expect(connections[0]!.heartbeat).toBe(true);
 

@@ -158,9 +158,10 @@ describe('resume to a server session that starts anew', () => {
     await waitFor(() => sessions.length === 1, 'the first server session');
 
     // The first session sends five frames and reads nothing more, so the answers stay unacknowledged
-    // in the client's replay log, with its acknowledgement of frame 5 among them.
+    // in the client's replay log, with its acknowledgement of frame 5 among them. A paused session
+    // still reads acknowledgements and credit (resume's flow control): stop its connection's reads.
     const first = sessions[0]!;
-    first.pause();
+    first.connection!.pause();
     for (let i = 1; i <= 5; i++) first.send(`m${i}`);
     await waitFor(() => got.length === 5 && c.stats.queuedFrames === 5, () => `client: ${got.length} frames, ${c.stats.queuedFrames} unacknowledged`);
 

@@ -2,15 +2,19 @@
 // in the tests that check the package against its documented wire format, so a test never builds its
 // expectations with the code under test.
 
-/** The hello, field by field: 'H' 'SIPC' version 1, flags, 16-byte session, received u64, first u64. */
-export function hello(flags: number, session: Buffer, received: number, first: number): Buffer {
-  const b = Buffer.alloc(1 + 4 + 1 + 1 + 16 + 8 + 8);
+/**
+ * The hello, field by field: 'H' 'SIPC' version 2, flags, 16-byte session, received u64, first u64,
+ * window u64 (the credit granted on this connection; 1 MiB unless given).
+ */
+export function hello(flags: number, session: Buffer, received: number, first: number, window = 1024 * 1024): Buffer {
+  const b = Buffer.alloc(1 + 4 + 1 + 1 + 16 + 8 + 8 + 8);
   b.write('HSIPC', 0, 'latin1');
-  b[5] = 1;
+  b[5] = 2;
   b[6] = flags;
   session.copy(b, 7);
   b.writeBigUInt64BE(BigInt(received), 23);
   b.writeBigUInt64BE(BigInt(first), 31);
+  b.writeBigUInt64BE(BigInt(window), 39);
   return b;
 }
 
