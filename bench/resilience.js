@@ -20,7 +20,7 @@ const { measureCases, runStandalone } = require('./lib/scenario.js');
 
 const SIZE = 64;
 const IMPLS = ['ours', 'reconn', 'resume', 'net'];
-const RTT = { n: 10000, size: SIZE, warmup: 2000 };
+const RTT = { n: 10000, size: SIZE, warmup: 5000 };
 const SEND = { size: SIZE, warmupMs: 200, durationMs: 500 };
 const RECV = { warmupMs: 200, durationMs: 500 };
 
