@@ -69,7 +69,7 @@ export interface ListenOptions extends TransportOptions {
   maxQueueFrames?: number;
   queuePolicy?: 'error' | 'drop-oldest';
   queueTtl?: number;
-  /** Resume: the receive window of each session, in bytes (see `reconnecting()`). Default 1 MiB. */
+  /** Resume: the receive window of each session, in bytes (see `reconnecting()`). Default 8 MiB. */
   receiveWindow?: number;
 }
 
@@ -208,7 +208,7 @@ export interface QueueOptions {
   queueTtl?: number;
   /**
    * Resume: bytes of received frames held for a consumer that has not taken them (each frame counts
-   * its payload plus 64) before this side grants the peer no more credit. Default 1 MiB.
+   * its payload plus 64) before this side grants the peer no more credit. Default 8 MiB.
    */
   receiveWindow?: number;
 }

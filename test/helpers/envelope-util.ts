@@ -4,9 +4,9 @@
 
 /**
  * The hello, field by field: 'H' 'SIPC' version 2, flags, 16-byte session, received u64, first u64,
- * window u64 (the credit granted on this connection; 1 MiB unless given).
+ * window u64 (the credit granted on this connection; the default receiveWindow, 8 MiB, unless given).
  */
-export function hello(flags: number, session: Buffer, received: number, first: number, window = 1024 * 1024): Buffer {
+export function hello(flags: number, session: Buffer, received: number, first: number, window = 8 * 1024 * 1024): Buffer {
   const b = Buffer.alloc(1 + 4 + 1 + 1 + 16 + 8 + 8 + 8);
   b.write('HSIPC', 0, 'latin1');
   b[5] = 2;

@@ -68,14 +68,14 @@ if (mode === 'connect') {
   reportEnd(sock);
 } else if (mode === 'hello') {
   const [addr, sessionHex] = args;
-  // 'H' 'SIPC' version 2, flags heartbeat|resume, the session, received 0, first 1, window 1 MiB.
+  // 'H' 'SIPC' version 2, flags heartbeat|resume, the session, received 0, first 1, window 8 MiB.
   const body = Buffer.concat([
     Buffer.from('HSIPC', 'latin1'),
     Buffer.from([2, 3]),
     Buffer.from(sessionHex, 'hex'),
     Buffer.alloc(8),
     Buffer.from([0, 0, 0, 0, 0, 0, 0, 1]),
-    Buffer.from([0, 0, 0, 0, 0, 0x10, 0, 0]),
+    Buffer.from([0, 0, 0, 0, 0, 0x80, 0, 0]),
   ]);
   const head = Buffer.alloc(4);
   head.writeUInt32BE(body.length, 0);
