@@ -94,7 +94,7 @@ async function inSlot<T>(fn: () => Promise<T>): Promise<T> {
 
 // --- the two processes --------------------------------------------------------------------------------
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
 
 /** A helper process's JSON lines: the latest 'progress', and the first of every other event. */
 class Peer {
@@ -243,6 +243,7 @@ async function withPair<T>(
 describe.each(MODES)('flow matrix: %s sessions', (mode) => {
   it.concurrent.for(cellsOf(mode).map((c): [string, Cell] => [c.name, c]))(
     '%s',
+    { timeout: TEST_TIMEOUT },
     async ([, cell], { expect }) => {
       const N = cell.frames;
       const cuts = mode === 'resume-cut' ? [Math.floor(N / 3), Math.floor((2 * N) / 3)] : undefined;
@@ -296,7 +297,6 @@ describe.each(MODES)('flow matrix: %s sessions', (mode) => {
         ),
       );
     },
-    TEST_TIMEOUT,
   );
 });
 
@@ -349,7 +349,7 @@ describe('resume flow control', () => {
             const report = server.get('report');
             const pausedAt = report.pausedAt as number;
             const resumedAt = report.resumedAt as number;
-            const during = ([t]: number[]): boolean => t! >= pausedAt && t! <= resumedAt;
+            const during = (sample: readonly unknown[]): boolean => (sample[0] as number) >= pausedAt && (sample[0] as number) <= resumedAt;
 
             // The pause happened, mid-stream, for its 5 s.
             expect(pausedAt).toBeTypeOf('number');

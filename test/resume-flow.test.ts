@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as path from 'node:path';
 import { once } from 'node:events';
-import { listen, reconnecting, type ServerSession, type Server } from '../src/index';
+import { listen, reconnecting, type ServerSession, type Server } from '../dist/index.js';
 import { cleanupAll, code, dirPerTest, lp, onCleanup, rawConnect, sleep, waitFor, type RawPeer } from './helpers/common';
 import { hello, seqFrame, splitLengthPrefixed } from './helpers/envelope-util';
 
