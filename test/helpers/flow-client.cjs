@@ -12,7 +12,7 @@
 // echo is in (without `echo`: once everything is sent and acknowledged), then {"event":"closed"}
 // after close(), and exits. With `sampleMs`, samples bufferedBytes and queuedBytes that often, and
 // notes when send() returned false (Date.now(), for the test to line up with the server's pause).
-const { frames, say, statsOf } = require('./flow-frames.cjs');
+const { drainOrClose, frames, say, statsOf } = require('./flow-frames.cjs');
 
 const cfg = JSON.parse(process.argv[2]);
 const ipc = require(cfg.dist);
@@ -42,18 +42,6 @@ function open() {
   return Promise.resolve(ipc.reconnecting(cfg.endpoint, { resume: true, initialDelay: 10, maxDelay: 100, ...o }));
 }
 
-/** 'drain', or the transport's end (then the send loop stops and the test sees why). */
-function drainOrClose() {
-  return new Promise((resolve) => {
-    const done = () => {
-      t.off('drain', done);
-      t.off('close', done);
-      resolve();
-    };
-    t.on('drain', done);
-    t.on('close', done);
-  });
-}
 
 /** Resolves once a connection is up under the reconnecting transport. */
 async function connected() {
@@ -101,7 +89,7 @@ async function main() {
     }
     if (!t.send(fr.make(sent++))) {
       falseAt.push(Date.now());
-      await drainOrClose();
+      await drainOrClose(t);
     }
   }
 

@@ -69,4 +69,17 @@ function statsOf(t, names) {
   return out;
 }
 
-module.exports = { frames, say, statsOf };
+/** 'drain', or the transport's end (then there is nothing left to send on, and the test sees why). */
+function drainOrClose(t) {
+  return new Promise((resolve) => {
+    const done = () => {
+      t.off('drain', done);
+      t.off('close', done);
+      resolve();
+    };
+    t.on('drain', done);
+    t.on('close', done);
+  });
+}
+
+module.exports = { drainOrClose, frames, say, statsOf };

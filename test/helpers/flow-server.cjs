@@ -14,7 +14,7 @@
 // {"event":"progress"} every 200 ms, and {"event":"report"} when the client's session (or connection)
 // closes; then it closes the server and exits. A second session ('connection' twice) is an error: each
 // cell has one client session.
-const { frames, say, statsOf } = require('./flow-frames.cjs');
+const { drainOrClose, frames, say, statsOf } = require('./flow-frames.cjs');
 
 const cfg = JSON.parse(process.argv[2]);
 const ipc = require(cfg.dist);
@@ -50,18 +50,6 @@ function echo(t, f) {
   return more;
 }
 
-/** 'drain', or the transport's end (then there is nothing left to send on). */
-function drainOrClose(t) {
-  return new Promise((resolve) => {
-    const done = () => {
-      t.off('drain', done);
-      t.off('close', done);
-      resolve();
-    };
-    t.on('drain', done);
-    t.on('close', done);
-  });
-}
 
 const styles = {
   'async-drain'(t) {
