@@ -131,11 +131,15 @@ function checkKeys(options: object, allowed: string[], what: string): void {
   }
 }
 
-function int(options: Record<string, unknown>, name: string, min: number, max: number, fallback: number): number {
+/**
+ * @internal An integer option in [min, max], or `fallback` when absent; a wrong type or value throws at
+ * the call. `prefix` names the object in the message (`options.maxFrameSize`, `options.health.interval`).
+ */
+export function int(options: Record<string, unknown>, name: string, min: number, max: number, fallback: number, prefix = 'options'): number {
   const v = options[name];
   if (v === undefined) return fallback;
-  if (typeof v !== 'number') throw argTypeError(`options.${name}`, 'a number', v);
-  if (!Number.isInteger(v) || v < min || v > max) throw outOfRangeError(`options.${name}`, `an integer >= ${min} and <= ${max}`, v);
+  if (typeof v !== 'number') throw argTypeError(`${prefix}.${name}`, 'a number', v);
+  if (!Number.isInteger(v) || v < min || v > max) throw outOfRangeError(`${prefix}.${name}`, `an integer >= ${min} and <= ${max}`, v);
   return v;
 }
 

@@ -3,7 +3,8 @@
 // carries no probe traffic at all.
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import { ErrorCodes, argTypeError, argValueError, ipcError, outOfRangeError } from './errors';
+import { int } from './config';
+import { ErrorCodes, argTypeError, argValueError, ipcError } from './errors';
 import type { MessageTransport } from './transport';
 
 export interface HealthOptions {
@@ -36,13 +37,6 @@ const RTT_WINDOW = 1000;
 const HEALTH_KEYS = ['interval', 'timeout', 'failures', 'probe'];
 const MAX_TIMER = 2 ** 31 - 1;
 
-function int(o: Record<string, unknown>, prefix: string, name: string, max: number, fallback: number): number {
-  const v = o[name];
-  if (v === undefined) return fallback;
-  if (typeof v !== 'number') throw argTypeError(`${prefix}.${name}`, 'a number', v);
-  if (!Number.isInteger(v) || v < 1 || v > max) throw outOfRangeError(`${prefix}.${name}`, `an integer >= 1 and <= ${max}`, v);
-  return v;
-}
 
 function parse(raw: unknown, prefix: string): HealthConfig {
   if (raw === undefined) return { ...HEALTH_DEFAULTS };
@@ -54,9 +48,9 @@ function parse(raw: unknown, prefix: string): HealthConfig {
   const probe = o.probe;
   if (probe !== undefined && typeof probe !== 'function') throw argTypeError(`${prefix}.probe`, 'a function', probe);
   const config: HealthConfig = {
-    interval: int(o, prefix, 'interval', MAX_TIMER, HEALTH_DEFAULTS.interval),
-    timeout: int(o, prefix, 'timeout', MAX_TIMER, HEALTH_DEFAULTS.timeout),
-    failures: int(o, prefix, 'failures', MAX_TIMER, HEALTH_DEFAULTS.failures),
+    interval: int(o, 'interval', 1, MAX_TIMER, HEALTH_DEFAULTS.interval, prefix),
+    timeout: int(o, 'timeout', 1, MAX_TIMER, HEALTH_DEFAULTS.timeout, prefix),
+    failures: int(o, 'failures', 1, MAX_TIMER, HEALTH_DEFAULTS.failures, prefix),
   };
   if (probe !== undefined) config.probe = probe as HealthConfig['probe'];
   return config;

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { DEFAULTS, connectConfig, type ConnectOptions } from './config';
+import { DEFAULTS, connectConfig, int, type ConnectOptions } from './config';
 import { connect } from './connect';
 import { debug } from './debug';
 import { resolveEndpoint, type Endpoint } from './endpoint';
@@ -774,10 +774,3 @@ function poolConfig(target: unknown, raw: unknown): PoolConfig {
   };
 }
 
-function int(o: Record<string, unknown>, name: string, min: number, max: number, fallback: number): number {
-  const v = o[name];
-  if (v === undefined) return fallback;
-  if (typeof v !== 'number') throw argTypeError(`options.${name}`, 'a number', v);
-  if (!Number.isInteger(v) || v < min || v > max) throw outOfRangeError(`options.${name}`, `an integer >= ${min} and <= ${max}`, v);
-  return v;
-}
