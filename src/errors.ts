@@ -41,6 +41,7 @@ export const ErrorCodes = {
   RECONNECT_FAILED: 'ERR_IPC_RECONNECT_FAILED',
   QUEUE_FULL: 'ERR_IPC_QUEUE_FULL',
   HANDSHAKE: 'ERR_IPC_HANDSHAKE',
+  /** @deprecated Never raised: an expired session shows as `'drop'` events (reason `'expired'`). */
   SESSION_EXPIRED: 'ERR_IPC_SESSION_EXPIRED',
   PING_TIMEOUT: 'ERR_IPC_PING_TIMEOUT',
   UNHEALTHY: 'ERR_IPC_UNHEALTHY',
