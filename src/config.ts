@@ -124,6 +124,10 @@ const CONNECT_KEYS = [...TRANSPORT_KEYS, 'connectTimeout', 'signal', 'heartbeat'
 const QUEUE_KEYS = ['maxQueueBytes', 'maxQueueFrames', 'queuePolicy', 'queueTtl', 'receiveWindow'];
 const LISTEN_KEYS = [...TRANSPORT_KEYS, 'mode', 'backlog', 'allowPeer', 'sameUserOnly', 'heartbeat', 'resume', 'resumeTimeout', ...QUEUE_KEYS];
 const RECONNECT_KEYS = [...CONNECT_KEYS, 'initialDelay', 'maxDelay', 'factor', 'maxAttempts', 'resume', 'health', ...QUEUE_KEYS];
+/** @internal The options of spawnStdio() (src/stdio.ts). */
+export const SPAWN_KEYS = [...TRANSPORT_KEYS, 'cwd', 'env', 'stderr', 'restart'];
+/** @internal The options of openStdio() (src/stdio.ts); `restart` is accepted there as it always was. */
+export const OPEN_STDIO_KEYS = [...TRANSPORT_KEYS, 'restart', 'consoleToStderr', 'exitTimeout'];
 
 function checkKeys(options: object, allowed: string[], what: string): void {
   for (const key of Object.keys(options)) {

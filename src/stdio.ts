@@ -3,7 +3,7 @@
 import fs = require('node:fs');
 import os = require('node:os');
 import path = require('node:path');
-import { DEFAULTS, reconnectConfig, transportConfig, type TransportConfig, type TransportOptions } from './config';
+import { DEFAULTS, OPEN_STDIO_KEYS, SPAWN_KEYS, reconnectConfig, transportConfig, type TransportConfig, type TransportOptions } from './config';
 import { debug } from './debug';
 import { ErrorCodes, argTypeError, argValueError, ipcError, outOfRangeError, systemError } from './errors';
 import { FRAME_TABLE, NativeProcess, NativeStream, RAW_FRAMING, StreamKind, dupFd, guessHandle, newStream, type NativeOwner } from './native';
@@ -39,21 +39,6 @@ export interface RestartPolicy {
 
 const STDERR_MODES = { pipe: 0, inherit: 1, ignore: 2 } as const;
 const STDERR_TAIL = 64 * 1024;
-const SPAWN_KEYS = [
-  'framing',
-  'maxFrameSize',
-  'writableHighWaterMark',
-  'maxBufferedBytes',
-  'readableHighWaterMark',
-  'closeTimeout',
-  'slabSize',
-  'frameTimeout',
-  'busyPoll',
-  'cwd',
-  'env',
-  'stderr',
-  'restart',
-];
 
 const SIGNAL_NAMES = new Map<number, NodeJS.Signals>(
   Object.entries(os.constants.signals).map(([name, num]) => [num, name as NodeJS.Signals]),
@@ -365,7 +350,6 @@ export interface OpenStdioOptions extends TransportOptions {
   exitTimeout?: number;
 }
 
-const OPEN_KEYS = [...SPAWN_KEYS.filter((k) => k !== 'cwd' && k !== 'env' && k !== 'stderr'), 'consoleToStderr', 'exitTimeout'];
 let stdioOpen: Transport | null = null;
 
 /**
@@ -378,7 +362,7 @@ let stdioOpen: Transport | null = null;
 export function openStdio(options?: OpenStdioOptions): Transport {
   const raw = options ?? {};
   if (raw === null || typeof raw !== 'object') throw argTypeError('options', 'an object', raw);
-  const config = transportConfig({ framing: 'lines', ...raw, consoleToStderr: undefined, exitTimeout: undefined }, OPEN_KEYS, 'openStdio()');
+  const config = transportConfig({ framing: 'lines', ...raw, consoleToStderr: undefined, exitTimeout: undefined }, OPEN_STDIO_KEYS, 'openStdio()');
   const exitTimeout = raw.exitTimeout ?? 2000;
   if (typeof exitTimeout !== 'number' || !Number.isInteger(exitTimeout) || exitTimeout < 0) {
     throw argValueError(`options.exitTimeout must be a whole number of milliseconds. Received ${String(exitTimeout)}`);
