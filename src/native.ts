@@ -1,5 +1,6 @@
 // The only file that loads the addon. Everything native is reached through the typed interface below.
 import { ENVELOPE_SLACK } from './envelope';
+import { FRAMING_CODES } from './wire';
 import path = require('node:path');
 import nodeGypBuild = require('node-gyp-build');
 
@@ -117,9 +118,6 @@ if (binding.constants.uvPipeSize !== binding.constants.builtPipeSize) {
 }
 
 export const StreamKind = { PIPE: 0, TCP: 1, TTY: 2 } as const;
-export const FramingCode = { 'length-prefixed': 0, lines: 1, 'content-length': 2 } as const;
-/** No framing: chunks as they are read (a child's stderr). */
-export const RAW_FRAMING = 3;
 export const FramerError = { NONE: 0, FRAME_TOO_LARGE: 1, PROTOCOL: 2, TRUNCATED: 3 } as const;
 
 /** Frame descriptors written by native code before each onFrames call: [offset, length] pairs. */
@@ -156,10 +154,10 @@ export const NativeStream = binding.Stream;
 /** A stream for a transport with these settings; a terminal also needs its descriptor and direction. */
 export function newStream(
   kind: number,
-  config: { framing: keyof typeof FramingCode; maxFrameSize: number; slabSize: number; envelope?: boolean },
+  config: { framing: keyof typeof FRAMING_CODES; maxFrameSize: number; slabSize: number; envelope?: boolean },
   tty?: { fd: number; readable: boolean },
 ): NativeStream {
-  const framing = FramingCode[config.framing];
+  const framing = FRAMING_CODES[config.framing];
   // The envelope's header rides inside each frame: the reader leaves room for it.
   const max = config.maxFrameSize + (config.envelope === true ? ENVELOPE_SLACK : 0);
   return tty === undefined

@@ -9,7 +9,7 @@
 import { frameCost } from './credit';
 import { T_SEQ, readSeq, seqHeaderLength } from './envelope';
 import { kSendSeq, kWriteRaw, type RetainSink, type Transport } from './transport';
-import { frameAt } from './wire';
+import { FramingCode, frameAt } from './wire';
 
 interface Entry {
   /** A whole send batch (framed, enveloped), or one frame's payload (`frame`). */
@@ -23,7 +23,7 @@ interface Entry {
 export class ReplayLog implements RetainSink {
   #entries: Entry[] = [];
   #head = 0;
-  #framing: number;
+  #framing: FramingCode;
   #hex: boolean;
   #seqHeader: number;
   /** Highest sequence number the peer acknowledged. */
@@ -31,9 +31,9 @@ export class ReplayLog implements RetainSink {
   /** Bytes held (whole batches: a partly acknowledged batch counts whole until it is all acknowledged). */
   bytes = 0;
 
-  constructor(framing: number) {
+  constructor(framing: FramingCode) {
     this.#framing = framing;
-    this.#hex = framing === 1;
+    this.#hex = framing === FramingCode.Lines;
     this.#seqHeader = seqHeaderLength(this.#hex);
   }
 

@@ -14,8 +14,8 @@ import { PROTOCOL_VERSION, SESSION_ID_BYTES, T_ACK, T_BYE, T_WINDOW, controlFram
 import { ErrorCodes, ipcError } from './errors';
 import { takeEarly } from './handshake';
 import { frameIterator } from './iterate';
-import { FramingCode } from './native';
 import { ReplayLog } from './replay';
+import { FRAMING_CODES } from './wire';
 import { jsonMessages as jsonMessagesOf, sendJson as sendJsonOn } from './json';
 
 export type QueuePolicy = 'error' | 'drop-oldest';
@@ -141,7 +141,7 @@ export class Session extends EventEmitter implements MessageTransport {
     this.resumable = resume;
     this.sessionId = sessionId ?? (resume ? randomBytes(SESSION_ID_BYTES) : Buffer.alloc(SESSION_ID_BYTES));
     if (queue.queueTtl > 0) this.#times = [];
-    this.#log = new ReplayLog(FramingCode[config.framing]);
+    this.#log = new ReplayLog(FRAMING_CODES[config.framing]);
     this.#rx = new ReceiveCredit(queue.receiveWindow);
     // Frames that came before anyone listened wait in the backlog for the first listener.
     this.on('newListener', (event: string | symbol) => {

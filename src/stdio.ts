@@ -6,9 +6,10 @@ import path = require('node:path');
 import { DEFAULTS, OPEN_STDIO_KEYS, SPAWN_KEYS, reconnectConfig, transportConfig, type TransportConfig, type TransportOptions } from './config';
 import { debug } from './debug';
 import { ErrorCodes, argTypeError, argValueError, ipcError, outOfRangeError, systemError } from './errors';
-import { FRAME_TABLE, NativeProcess, NativeStream, RAW_FRAMING, StreamKind, dupFd, guessHandle, newStream, type NativeOwner } from './native';
+import { FRAME_TABLE, NativeProcess, NativeStream, StreamKind, dupFd, guessHandle, newStream, type NativeOwner } from './native';
 import { ReconnectingTransport } from './reconnect';
 import { Transport, kFlushSync, type ChildExit, type ChildLink } from './transport';
+import { FramingCode } from './wire';
 
 export interface SpawnStdioOptions extends TransportOptions {
   /** Working directory of the child. Default: this process's. */
@@ -172,7 +173,7 @@ function spawnOne(command: string, args: readonly string[], raw: SpawnStdioOptio
 
   const stdin = newStream(StreamKind.PIPE, config);
   const stdout = newStream(StreamKind.PIPE, config);
-  const errPipe = stderr === 'pipe' ? new NativeStream(StreamKind.PIPE, RAW_FRAMING, 0xffffffff, STDERR_TAIL) : null;
+  const errPipe = stderr === 'pipe' ? new NativeStream(StreamKind.PIPE, FramingCode.Raw, 0xffffffff, STDERR_TAIL) : null;
   const proc = new NativeProcess();
   const envList = env === undefined ? null : Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
   const r = proc.spawn(command, [...args], envList, cwd ?? null, stdin, stdout, STDERR_MODES[stderr], errPipe);

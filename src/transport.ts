@@ -5,7 +5,7 @@ import { channels, debug } from './debug';
 import { ErrorCodes, TransportError, argTypeError, ipcError, outOfRangeError, systemError } from './errors';
 import { FRAME_TABLE, FramerError, constants, type NativeOwner, type NativeStream } from './native';
 import { frameIterator } from './iterate';
-import { frameAt } from './wire';
+import { FRAMING_CODES, FramingCode, frameAt } from './wire';
 import { jsonMessages as jsonMessagesOf, sendJson as sendJsonOn } from './json';
 import { T_ACK, T_DATA, T_PING, T_PONG, T_SEQ, controlBody, controlFrame, readSeq, readU32Body, seqHeaderLength, u32Body, writeSeqHeader } from './envelope';
 
@@ -198,7 +198,7 @@ export class Transport extends EventEmitter implements MessageTransport {
   #shutdownWriter: boolean;
   #closeWhenFlushed = false;
   #config: TransportConfig;
-  #framing: number;
+  #framing: FramingCode;
   #state: TransportState = 'open';
 
   // Sending.
@@ -287,7 +287,7 @@ export class Transport extends EventEmitter implements MessageTransport {
     this.#child = child;
     this.#shutdownWriter = shutdownWriter;
     this.#config = config;
-    this.#framing = config.framing === 'length-prefixed' ? 0 : config.framing === 'lines' ? 1 : 2;
+    this.#framing = FRAMING_CODES[config.framing];
     this.endpoint = endpoint;
     this.peer = peer;
     const owner: NativeOwner = {
@@ -456,12 +456,12 @@ export class Transport extends EventEmitter implements MessageTransport {
     const payloadLen = envLen + len;
     let header = '';
     let headerLen = 4;
-    if (this.#framing === 1) headerLen = 0;
-    else if (this.#framing === 2) {
+    if (this.#framing === FramingCode.Lines) headerLen = 0;
+    else if (this.#framing === FramingCode.ContentLength) {
       header = `Content-Length: ${payloadLen}\r\n\r\n`;
       headerLen = header.length;
     }
-    const wire = headerLen + payloadLen + (this.#framing === 1 ? 1 : 0);
+    const wire = headerLen + payloadLen + (this.#framing === FramingCode.Lines ? 1 : 0);
 
     if (len <= COPY_LIMIT && !direct) {
       let batch = this.#batch;
@@ -475,10 +475,10 @@ export class Transport extends EventEmitter implements MessageTransport {
         }
       }
       let pos = this.#batchLen;
-      if (this.#framing === 0) {
+      if (this.#framing === FramingCode.LengthPrefixed) {
         batch.writeUInt32BE(payloadLen, pos);
         pos += 4;
-      } else if (this.#framing === 2) {
+      } else if (this.#framing === FramingCode.ContentLength) {
         pos += batch.write(header, pos, 'latin1');
       }
       if (type === T_DATA) batch[pos++] = T_DATA;
@@ -489,7 +489,7 @@ export class Transport extends EventEmitter implements MessageTransport {
       } else if (type === T_ACK) pos = writeSeqHeader(batch, pos, seq, this.#hex, T_ACK);
       batch.set(data, pos);
       pos += len;
-      if (this.#framing === 1) batch[pos++] = 0x0a;
+      if (this.#framing === FramingCode.Lines) batch[pos++] = 0x0a;
       this.#batchLen = pos;
       this.#batchFrames++;
       this.#buffered += wire;
@@ -518,13 +518,13 @@ export class Transport extends EventEmitter implements MessageTransport {
         if (type === T_DATA) env[0] = T_DATA;
         else writeSeqHeader(env, 0, seq, this.#hex);
       }
-      if (this.#framing === 0) {
+      if (this.#framing === FramingCode.LengthPrefixed) {
         const h = Buffer.allocUnsafe(4 + envLen);
         h.writeUInt32BE(payloadLen, 0);
         if (env !== null) env.copy(h, 4);
         head = h;
         tail = data;
-      } else if (this.#framing === 2) {
+      } else if (this.#framing === FramingCode.ContentLength) {
         head = env === null ? Buffer.from(header, 'latin1') : Buffer.concat([Buffer.from(header, 'latin1'), env]);
         tail = data;
       } else {
@@ -776,7 +776,7 @@ export class Transport extends EventEmitter implements MessageTransport {
   /** @internal */
   [kEnvelope](mode: number): void {
     this.#env = mode;
-    this.#hex = this.#framing === 1;
+    this.#hex = this.#framing === FramingCode.Lines;
     this.#seqHeader = seqHeaderLength(this.#hex);
   }
 

@@ -2,21 +2,36 @@
 // starts and ends. Used to hand back frames a connection never wrote, and to replay a resumable
 // session from a given frame. The bytes are our own output, so they are well formed by construction.
 
-/** Framing codes, as the transport numbers them. */
-export const LENGTH_PREFIXED = 0;
-export const LINES = 1;
-export const CONTENT_LENGTH = 2;
+/**
+ * The framing codes, defined once for TypeScript and numbered as native/framer.h's FramingMode (the
+ * engine is constructed with them). A const enum: the compiler writes the numbers in place, so the send
+ * path compares literals, not module properties.
+ */
+export const enum FramingCode {
+  LengthPrefixed = 0,
+  Lines = 1,
+  ContentLength = 2,
+  /** No framing: chunks as they are read (a child's stderr). */
+  Raw = 3,
+}
+
+/** The code of each framing name of the options. */
+export const FRAMING_CODES = {
+  'length-prefixed': FramingCode.LengthPrefixed,
+  lines: FramingCode.Lines,
+  'content-length': FramingCode.ContentLength,
+} as const;
 
 const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
 const CONTENT_LENGTH_PREFIX = 'Content-Length: '.length;
 
 /** The frame at `pos`: [payload start, payload end, start of the next frame]. */
-export function frameAt(buf: Buffer, pos: number, framing: number): [number, number, number] {
-  if (framing === LENGTH_PREFIXED) {
+export function frameAt(buf: Buffer, pos: number, framing: FramingCode): [number, number, number] {
+  if (framing === FramingCode.LengthPrefixed) {
     const end = pos + 4 + buf.readUInt32BE(pos);
     return [pos + 4, end, end];
   }
-  if (framing === CONTENT_LENGTH) {
+  if (framing === FramingCode.ContentLength) {
     const sep = buf.indexOf(CRLFCRLF, pos);
     const start = sep + 4;
     const end = start + Number.parseInt(buf.toString('latin1', pos + CONTENT_LENGTH_PREFIX, sep), 10);
