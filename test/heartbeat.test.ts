@@ -1,13 +1,14 @@
 // heartbeat: true on both ends: the handshake, ping()/pong, data frames unchanged under the envelope,
-// refusals when only one end opted in, ping() errors, the documented wire format checked byte for
-// byte against a peer written by hand, and monitor() detecting a peer that stopped reading.
+// refusals when only one end opted in, a client asking a heartbeat server for resume, ping() errors,
+// the documented wire format checked byte for byte against a peer written by hand, and monitor()
+// detecting a peer that stopped reading.
 import { afterEach, describe, expect, it } from 'vitest';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { once } from 'node:events';
 import { connect, listen, monitor, ErrorCodes, type Framing, type Server, type Transport } from '../dist/index.js';
 import { cleanupAll, code, dirPerTest, lp, onCleanup, rawConnect, sleep, waitFor, withTimeout, type RawPeer } from './helpers/common';
-import { hello, splitLengthPrefixed } from './helpers/envelope-util';
+import { envelopeTexts, hello, splitLengthPrefixed } from './helpers/envelope-util';
 
 afterEach(cleanupAll);
 
@@ -155,6 +156,25 @@ describe('one end without heartbeat', () => {
       );
       expect(code(err), String(err)).toBe(ErrorCodes.HANDSHAKE);
     }
+  });
+});
+
+describe('a heartbeat server and a client that asked for resume', () => {
+  it('the connection the client gives up on cannot raise an uncaught error on the server', async () => {
+    const file = sock('h.sock');
+    const srv = await server(file, { heartbeat: true });
+    let connections = 0;
+    srv.on('connection', () => connections++);
+    const raw = await rawConnect(file);
+    const shown = (): string[] => envelopeTexts(raw.bytes());
+    raw.sock.write(lp(hello(3, Buffer.alloc(16), 0, 1)));
+    await waitFor(() => shown().length === 1, "the server's hello");
+    expect(shown()).toEqual(['H received=0 first=1']);
+    // Not a frame of the envelope: the server ends the connection (nobody else listens to it there).
+    raw.sock.write(lp('Zjunk'));
+    await waitFor(() => raw.closed, 'the server to close the connection');
+    await waitFor(() => srv.connections === 0, "the server's count of connections");
+    expect(connections).toBe(0);
   });
 });
 

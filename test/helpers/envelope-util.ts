@@ -38,3 +38,17 @@ export function splitLengthPrefixed(bytes: Buffer): Buffer[] {
   }
   return out;
 }
+
+/**
+ * The envelope frames of a length-prefixed byte stream, each as short text to compare with toEqual:
+ * `S<seq> <text>` for a data frame, `H received=<n> first=<n>` for a hello, the type letter alone for
+ * any other frame; an incomplete frame at the end is left out.
+ */
+export function envelopeTexts(bytes: Buffer): string[] {
+  return splitLengthPrefixed(bytes).map((f) => {
+    const type = String.fromCharCode(f[0]!);
+    if (type === 'S') return `S${f.readBigUInt64BE(1)} ${f.subarray(9).toString()}`;
+    if (type === 'H') return `H received=${f.readBigUInt64BE(23)} first=${f.readBigUInt64BE(31)}`;
+    return type;
+  });
+}
