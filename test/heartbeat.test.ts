@@ -7,8 +7,9 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { once } from 'node:events';
 import { connect, listen, monitor, ErrorCodes, type Framing, type Server, type Transport } from '../dist/index.js';
-import { cleanupAll, code, dirPerTest, lp, onCleanup, rawConnect, sleep, waitFor, withTimeout, type RawPeer } from './helpers/common';
-import { envelopeTexts, hello, splitLengthPrefixed } from './helpers/envelope-util';
+import { cleanupAll, code, dirPerTest, onCleanup, rawConnect, sleep, waitFor, withTimeout, type RawPeer } from './helpers/common';
+import { envelopeTexts, hello } from './helpers/envelope-util';
+import { cl, line, lp, splitContentLength, splitLengthPrefixed, splitLines } from './helpers/wire.cjs';
 
 afterEach(cleanupAll);
 
@@ -228,32 +229,6 @@ function helloFields(): Buffer {
   return hello(1, Buffer.alloc(16), 0, 1).subarray(1);
 }
 
-function splitLines(bytes: Buffer): Buffer[] {
-  const out: Buffer[] = [];
-  let pos = 0;
-  for (let nl = bytes.indexOf(0x0a, pos); nl !== -1; nl = bytes.indexOf(0x0a, pos)) {
-    out.push(bytes.subarray(pos, nl));
-    pos = nl + 1;
-  }
-  return out;
-}
-
-function splitContentLength(bytes: Buffer): Buffer[] {
-  const out: Buffer[] = [];
-  let pos = 0;
-  for (;;) {
-    const sep = bytes.indexOf('\r\n\r\n', pos, 'latin1');
-    if (sep === -1) break;
-    const m = /^Content-Length: (\d+)$/.exec(bytes.toString('latin1', pos, sep));
-    if (m === null) throw new Error(`not a Content-Length header: ${bytes.toString('latin1', pos, sep)}`);
-    const n = Number(m[1]);
-    if (sep + 4 + n > bytes.length) break;
-    out.push(bytes.subarray(sep + 4, sep + 4 + n));
-    pos = sep + 4 + n;
-  }
-  return out;
-}
-
 interface WireCase {
   framing: Framing;
   frame: (...payloads: Buffer[]) => Buffer;
@@ -266,13 +241,13 @@ const WIRE: WireCase[] = [
   { framing: 'length-prefixed', frame: (...p) => lp(...p), split: splitLengthPrefixed, fields: (b) => b },
   {
     framing: 'lines',
-    frame: (...p) => Buffer.concat(p.flatMap((x) => [x, Buffer.from('\n')])),
+    frame: (...p) => line(...p),
     split: splitLines,
     fields: (b) => Buffer.from(b.toString('hex'), 'latin1'),
   },
   {
     framing: 'content-length',
-    frame: (...p) => Buffer.concat(p.flatMap((x) => [Buffer.from(`Content-Length: ${x.length}\r\n\r\n`, 'latin1'), x])),
+    frame: (...p) => cl(...p),
     split: splitContentLength,
     fields: (b) => b,
   },

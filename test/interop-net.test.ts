@@ -5,8 +5,9 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { once } from 'node:events';
 import { connect, listen, type Server, type Transport } from '../dist/index.js';
-import { cleanupAll, dirPerTest, lp, onCleanup } from './helpers/common';
-import { collect, parseLengthPrefixed } from './helpers/interop-util';
+import { cleanupAll, dirPerTest, onCleanup } from './helpers/common';
+import { collect } from './helpers/interop-util';
+import { lp, parseLengthPrefixed, readLengthPrefixed } from './helpers/wire.cjs';
 
 afterEach(cleanupAll);
 
@@ -119,15 +120,10 @@ describe('length-prefixed: node:net server, our client', () => {
   it('ping-pongs 50 frames of growing size with a hand-written echo server', async () => {
     let serverBytesIn = 0;
     const { file } = await netServer((s) => {
-      let buf = Buffer.alloc(0);
+      const echo = readLengthPrefixed((payload) => s.write(lp(payload)));
       s.on('data', (chunk: Buffer) => {
         serverBytesIn += chunk.length;
-        buf = Buffer.concat([buf, chunk]);
-        while (buf.length >= 4 && buf.length >= 4 + buf.readUInt32BE(0)) {
-          const n = 4 + buf.readUInt32BE(0);
-          s.write(buf.subarray(0, n));
-          buf = buf.subarray(n);
-        }
+        echo(chunk);
       });
       s.on('end', () => s.end());
     });

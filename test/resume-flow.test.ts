@@ -6,8 +6,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import * as path from 'node:path';
 import { once } from 'node:events';
 import { listen, reconnecting, type ServerSession, type Server } from '../dist/index.js';
-import { cleanupAll, code, dirPerTest, lp, onCleanup, rawConnect, sleep, waitFor, type RawPeer } from './helpers/common';
-import { hello, seqFrame, splitLengthPrefixed } from './helpers/envelope-util';
+import { cleanupAll, code, dirPerTest, onCleanup, rawConnect, sleep, waitFor, type RawPeer } from './helpers/common';
+import { hello, seqFrame } from './helpers/envelope-util';
+import { lp, splitLengthPrefixed } from './helpers/wire.cjs';
 
 afterEach(cleanupAll);
 

@@ -22,8 +22,9 @@ import {
   type Session,
   type Transport,
 } from '../dist/index.js';
-import { LineChild, cleanupAll, code, dirPerTest, lp, onCleanup, rawConnect, sleep, waitFor, withTimeout, type RawPeer } from './helpers/common';
-import { envelopeTexts, hello, seqFrame, splitLengthPrefixed } from './helpers/envelope-util';
+import { LineChild, cleanupAll, code, dirPerTest, onCleanup, rawConnect, sleep, waitFor, withTimeout, type RawPeer } from './helpers/common';
+import { envelopeTexts, hello, seqFrame } from './helpers/envelope-util';
+import { lp, splitLengthPrefixed } from './helpers/wire.cjs';
 import { DIST_CJS, HELPERS } from './helpers/lifetime-util';
 
 afterEach(cleanupAll);

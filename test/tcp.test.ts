@@ -5,8 +5,9 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import { once } from 'node:events';
 import { connect, listen, TransportError, type Server, type Transport } from '../dist/index.js';
-import { cleanupAll, lp, onCleanup } from './helpers/common';
+import { cleanupAll, onCleanup } from './helpers/common';
 import { collect } from './helpers/interop-util';
+import { lp } from './helpers/wire.cjs';
 
 afterEach(cleanupAll);
 

@@ -1,6 +1,7 @@
 // The envelope of heartbeat and resume (src/envelope.ts, the README's table), written and read by hand
 // in the tests that check the package against its documented wire format, so a test never builds its
-// expectations with the code under test.
+// expectations with the code under test. The framing around them is ./wire.cjs.
+import { splitLengthPrefixed } from './wire.cjs';
 
 /**
  * The hello, field by field: 'H' 'SIPC' version 2, flags, 16-byte session, received u64, first u64,
@@ -26,18 +27,6 @@ export function seqFrame(seq: number, text: string): Buffer {
   return Buffer.concat([b, Buffer.from(text)]);
 }
 
-/** The frames of a length-prefixed byte stream; an incomplete one at the end is left out. */
-export function splitLengthPrefixed(bytes: Buffer): Buffer[] {
-  const out: Buffer[] = [];
-  let pos = 0;
-  while (pos + 4 <= bytes.length) {
-    const n = bytes.readUInt32BE(pos);
-    if (pos + 4 + n > bytes.length) break;
-    out.push(bytes.subarray(pos + 4, pos + 4 + n));
-    pos += 4 + n;
-  }
-  return out;
-}
 
 /**
  * The envelope frames of a length-prefixed byte stream, each as short text to compare with toEqual:

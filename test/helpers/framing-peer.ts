@@ -122,12 +122,6 @@ export function linePattern(size: number, seed: number): Buffer {
   return b;
 }
 
-/** An LSP message: `Content-Length: N\r\n\r\n` and the body. */
-export function cl(body: Buffer | string): Buffer {
-  const b = typeof body === 'string' ? Buffer.from(body) : body;
-  return Buffer.concat([Buffer.from(`Content-Length: ${b.length}\r\n\r\n`, 'latin1'), b]);
-}
-
 /** Asserts with a short message instead of dumping megabytes when two buffers differ. */
 export function sameBytes(actual: Buffer, expected: Buffer): string {
   if (actual.length !== expected.length) return `length ${actual.length}, expected ${expected.length}`;

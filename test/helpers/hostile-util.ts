@@ -12,6 +12,8 @@ export const HELPERS = path.dirname(fileURLToPath(import.meta.url));
 export const PY_PEER = path.join(HELPERS, 'hostile-peer.py');
 export const NODE_CLIENT = path.join(HELPERS, 'hostile-client.js');
 export const PY_CLIENT = path.join(HELPERS, 'hostile-client.py');
+/** The framing hostile-client.js requires from beside it. */
+export const WIRE = path.join(HELPERS, 'wire.cjs');
 export const DIST_INDEX = path.resolve(HELPERS, '..', '..', 'dist', 'index.js');
 
 /**

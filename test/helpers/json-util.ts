@@ -71,12 +71,3 @@ export function write(s: net.Socket, data: Buffer | string): Promise<void> {
     s.write(data, (err) => (err ? reject(err) : resolve()));
   });
 }
-
-/** One frame in each framing, written by hand so the peer shares no code with the package. */
-export function frameBytes(framing: 'lines' | 'content-length' | 'length-prefixed', payload: Buffer): Buffer {
-  if (framing === 'lines') return Buffer.concat([payload, Buffer.from('\n')]);
-  if (framing === 'content-length') return Buffer.concat([Buffer.from(`Content-Length: ${payload.length}\r\n\r\n`, 'ascii'), payload]);
-  const header = Buffer.alloc(4);
-  header.writeUInt32BE(payload.length);
-  return Buffer.concat([header, payload]);
-}

@@ -21,23 +21,6 @@ export function tempSockets(prefix = 'sipc-lt-'): { dir: string; sock: (name?: s
   return { dir, sock: (name?: string) => `unix:${path.join(dir, name ?? `s${n++}.sock`)}` };
 }
 
-/** Splits a byte stream into length-prefixed frames, keeping a partial tail for the next chunk. */
-export class LengthPrefixedReader {
-  #buf: Buffer = Buffer.alloc(0);
-  frames: Buffer[] = [];
-  push(chunk: Buffer): void {
-    this.#buf = this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
-    let off = 0;
-    while (this.#buf.length - off >= 4) {
-      const len = this.#buf.readUInt32BE(off);
-      if (this.#buf.length - off - 4 < len) break;
-      this.frames.push(this.#buf.subarray(off + 4, off + 4 + len));
-      off += 4 + len;
-    }
-    this.#buf = this.#buf.subarray(off);
-  }
-}
-
 interface Sender {
   send(frame: Uint8Array | string): boolean;
   on(event: 'drain', fn: () => void): unknown;
