@@ -6,8 +6,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { once } from 'node:events';
-import { connect, listen, monitor, ErrorCodes, type Framing, type Server, type Transport } from '../dist/index.js';
-import { cleanupAll, code, dirPerTest, onCleanup, rawConnect, sleep, waitFor, withTimeout, type RawPeer } from './helpers/common';
+import { connect, monitor, ErrorCodes, type Framing, type Server, type Transport } from '../dist/index.js';
+import { cleanupAll, code, dirPerTest, listenAt, onCleanup, rawConnect, sleep, waitFor, withTimeout, type RawPeer } from './helpers/common';
 import { envelopeTexts, hello } from './helpers/envelope-util';
 import { cl, line, lp, splitContentLength, splitLengthPrefixed, splitLines } from './helpers/wire.cjs';
 
@@ -19,16 +19,10 @@ function sock(name = 's.sock'): string {
   return path.join(dir(), name);
 }
 
-async function server(file: string, opts: Parameters<typeof listen>[1] = {}): Promise<Server> {
-  const s = await listen(`unix:${file}`, opts);
-  onCleanup(() => s.close());
-  return s;
-}
-
 /** A heartbeat server and a heartbeat client connected to it; `peer` is the server's end. */
 async function pair(framing: Framing = 'length-prefixed'): Promise<{ srv: Server; client: Transport; peer: Transport }> {
   const file = sock();
-  const srv = await server(file, { heartbeat: true, framing });
+  const srv = await listenAt(`unix:${file}`, { heartbeat: true, framing });
   const accepted = new Promise<Transport>((resolve) => srv.once('connection', resolve));
   const client = await connect(`unix:${file}`, { heartbeat: true, framing });
   const peer = await withTimeout(accepted, () => 'no connection on the server');
@@ -95,7 +89,7 @@ describe.each<Framing>(['length-prefixed', 'lines', 'content-length'])('heartbea
 describe('one end without heartbeat', () => {
   it('a plain client of a heartbeat server is refused with handshakeError and never announced', async () => {
     const file = sock();
-    const srv = await server(file, { heartbeat: true });
+    const srv = await listenAt(`unix:${file}`, { heartbeat: true });
     const handshakeErrors: Error[] = [];
     let connections = 0;
     srv.on('handshakeError', (e: Error) => handshakeErrors.push(e));
@@ -115,7 +109,7 @@ describe('one end without heartbeat', () => {
 
   it('a ping before the hello is refused like any other first frame, not answered', async () => {
     const file = sock();
-    const srv = await server(file, { heartbeat: true });
+    const srv = await listenAt(`unix:${file}`, { heartbeat: true });
     const handshakeErrors: Error[] = [];
     srv.on('handshakeError', (e: Error) => handshakeErrors.push(e));
     const raw: RawPeer = await rawConnect(file);
@@ -127,7 +121,7 @@ describe('one end without heartbeat', () => {
 
   it('a heartbeat client of a plain server rejects ERR_IPC_HANDSHAKE after connectTimeout', async () => {
     const file = sock();
-    const srv = await server(file);
+    const srv = await listenAt(`unix:${file}`);
     const seen: Buffer[] = [];
     srv.on('connection', (t: Transport) => {
       onCleanup(() => t.destroy());
@@ -163,7 +157,7 @@ describe('one end without heartbeat', () => {
 describe('a heartbeat server and a client that asked for resume', () => {
   it('the connection the client gives up on cannot raise an uncaught error on the server', async () => {
     const file = sock('h.sock');
-    const srv = await server(file, { heartbeat: true });
+    const srv = await listenAt(`unix:${file}`, { heartbeat: true });
     let connections = 0;
     srv.on('connection', () => connections++);
     const raw = await rawConnect(file);
@@ -182,7 +176,7 @@ describe('a heartbeat server and a client that asked for resume', () => {
 describe('ping() errors', () => {
   it('rejects ERR_IPC_UNSUPPORTED on a transport without heartbeat', async () => {
     const file = sock();
-    const srv = await server(file);
+    const srv = await listenAt(`unix:${file}`);
     srv.on('connection', (t: Transport) => onCleanup(() => t.destroy()));
     const client = await connect(`unix:${file}`);
     onCleanup(() => client.destroy());
@@ -256,7 +250,7 @@ const WIRE: WireCase[] = [
 describe.each(WIRE)('the documented wire format, $framing framing, against a peer written by hand', ({ framing, frame, split, fields }) => {
   it('hello, a data frame and a ping with id 7 get the documented answers', async () => {
     const file = sock();
-    const srv = await server(file, { heartbeat: true, framing });
+    const srv = await listenAt(`unix:${file}`, { heartbeat: true, framing });
     const connections: Transport[] = [];
     srv.on('connection', (t: Transport) => {
       connections.push(t);

@@ -4,7 +4,8 @@ import { describe, it, expect, afterEach } from 'vitest';
 import { once } from 'node:events';
 import { TransportError, type Transport } from '../dist/index.js';
 import { jsonMessages, sendJson } from '../dist/json.js';
-import { Scope, collect, write } from './helpers/json-util';
+import { collect } from './helpers/common';
+import { Scope, write } from './helpers/json-util';
 import { encode } from './helpers/wire.cjs';
 
 const FRAMINGS = ['lines', 'content-length', 'length-prefixed'] as const;

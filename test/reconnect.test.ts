@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, listen, reconnecting, type ReconnectingTransport, type Server, type Transport } from '../dist/index.js';
-import { LineChild, WAIT_MS, cleanupAll, code, killChildren, onCleanup, runNode, sleep, tick, waitFor } from './helpers/common';
+import { LineChild, WAIT_MS, cleanupAll, code, killChildren, listenAt, onCleanup, runNode, sleep, tick, waitFor } from './helpers/common';
 import { DIST_CJS, HELPERS, numbered, tempSockets } from './helpers/lifetime-util';
 
 const SERVER = path.join(HELPERS, 'reconnect-server.cjs');
@@ -74,8 +74,7 @@ function watch(r: ReconnectingTransport): Watched {
 
 /** An in-process server recording the number of every frame it receives, over all its connections. */
 async function serve(endpoint: string): Promise<{ server: Server; got: number[]; conns: Transport[] }> {
-  const server = await listen(endpoint);
-  onCleanup(() => server.close());
+  const server = await listenAt(endpoint);
   const got: number[] = [];
   const conns: Transport[] = [];
   server.on('connection', (t: Transport) => {
@@ -549,8 +548,7 @@ describe('close() while an attempt is in flight', () => {
   it('abandons the attempt: a handshake the server never answers does not hold the process', async () => {
     const file = path.join(sockets().dir, 'plain.sock');
     // A plain server: it takes the connection and never answers a hello.
-    const srv = await listen(`unix:${file}`, {});
-    onCleanup(() => srv.close());
+    const srv = await listenAt(`unix:${file}`, {});
     let accepted = 0;
     srv.on('connection', () => accepted++);
     const script = `

@@ -12,17 +12,15 @@ import * as path from 'node:path';
 import { once } from 'node:events';
 import {
   connect,
-  listen,
   reconnecting,
   ErrorCodes,
   type Framing,
   type ReconnectingTransport,
-  type Server,
   type ServerSession,
   type Session,
   type Transport,
 } from '../dist/index.js';
-import { LineChild, cleanupAll, code, dirPerTest, onCleanup, rawConnect, sleep, waitFor, withTimeout, type RawPeer } from './helpers/common';
+import { LineChild, cleanupAll, code, dirPerTest, listenAt, onCleanup, rawConnect, sleep, waitFor, withTimeout, type RawPeer } from './helpers/common';
 import { envelopeTexts, hello, seqFrame } from './helpers/envelope-util';
 import { lp, splitLengthPrefixed } from './helpers/wire.cjs';
 import { DIST_CJS, HELPERS } from './helpers/lifetime-util';
@@ -33,12 +31,6 @@ const dir = dirPerTest('sipc-resume-');
 
 function sock(name: string): string {
   return path.join(dir(), name);
-}
-
-async function server(ep: string, opts: Parameters<typeof listen>[1]): Promise<Server> {
-  const s = await listen(ep, opts);
-  onCleanup(() => s.close());
-  return s;
 }
 
 function client(ep: string, opts: Parameters<typeof reconnecting>[1] = {}): ReconnectingTransport {
@@ -169,7 +161,7 @@ describe.each<Framing>(['length-prefixed', 'lines', 'content-length'])('resume t
   it(`delivers ${N} frames up and ${M} down exactly once and in order across ${KILLS} kills`, async () => {
     const serverPath = sock('server.sock');
     const proxyPath = sock('proxy.sock');
-    const srv = await server(`unix:${serverPath}`, { resume: true, framing });
+    const srv = await listenAt(`unix:${serverPath}`, { resume: true, framing });
     const proxy = new Proxy(proxyPath, serverPath);
     await proxy.start();
     onCleanup(() => proxy.child?.kill());
@@ -252,7 +244,7 @@ describe.each<Framing>(['length-prefixed', 'lines', 'content-length'])('resume t
 describe('the server session', () => {
   it("is announced once per client session; each drop is 'disconnect' then 'reconnect'", async () => {
     const ep = `unix:${sock('s.sock')}`;
-    const srv = await server(ep, { resume: true });
+    const srv = await listenAt(ep, { resume: true });
     const sessions: ServerSession[] = [];
     let got: string[] = [];
     let events!: ReturnType<typeof tally>;
@@ -285,7 +277,7 @@ describe('the server session', () => {
   it("a client back on a new path before the server saw its old connection drop: 'disconnect', 'reconnect', nothing lost", async () => {
     const serverPath = sock('server.sock');
     const proxyPath = sock('proxy.sock');
-    const srv = await server(`unix:${serverPath}`, { resume: true });
+    const srv = await listenAt(`unix:${serverPath}`, { resume: true });
     const proxy = new Proxy(proxyPath, serverPath);
     await proxy.start();
     const sessions: ServerSession[] = [];
@@ -328,7 +320,7 @@ describe('the server session', () => {
   it("the client's close() delivers what it sent, then ends the server session at once (bye)", async () => {
     const ep = `unix:${sock('s.sock')}`;
     // An expiry this long would fail the test's safety net if the session waited for it.
-    const srv = await server(ep, { resume: true, resumeTimeout: 600_000 });
+    const srv = await listenAt(ep, { resume: true, resumeTimeout: 600_000 });
     const sessions: ServerSession[] = [];
     let got: string[] = [];
     let serverDrops!: [string, string][];
@@ -357,7 +349,7 @@ describe('the server session', () => {
 
   it("the server session's close() delivers what it sent, then closes the client without a reconnect", async () => {
     const ep = `unix:${sock('s.sock')}`;
-    const srv = await server(ep, { resume: true });
+    const srv = await listenAt(ep, { resume: true });
     let connections = 0;
     srv.on('connection', (s: ServerSession) => {
       connections++;
@@ -383,7 +375,7 @@ describe('the server session', () => {
 
   it("the client's close() right behind a send, while connected: its frames are delivered and none is reported dropped", async () => {
     const ep = `unix:${sock('s.sock')}`;
-    const srv = await server(ep, { resume: true });
+    const srv = await listenAt(ep, { resume: true });
     const got: string[] = [];
     let serverClosed = 0;
     srv.on('connection', (s: ServerSession) => {
@@ -404,7 +396,7 @@ describe('the server session', () => {
 
   it("the server session's close() right behind a send, while connected: its frames are delivered and none is reported dropped", async () => {
     const ep = `unix:${sock('s.sock')}`;
-    const srv = await server(ep, { resume: true });
+    const srv = await listenAt(ep, { resume: true });
     let dropped!: [string, string][];
     let closed!: Promise<void>;
     srv.on('connection', (s: ServerSession) => {
@@ -425,7 +417,7 @@ describe('the server session', () => {
 
   it("expires when its client process is killed: 'drop' (expired) for each frame it could not deliver, then 'close'", async () => {
     const ep = `unix:${sock('s.sock')}`;
-    const srv = await server(ep, { resume: true, resumeTimeout: 300 });
+    const srv = await listenAt(ep, { resume: true, resumeTimeout: 300 });
     const sessions: ServerSession[] = [];
     srv.on('connection', (s: ServerSession) => sessions.push(s));
 
@@ -465,7 +457,7 @@ describe('resume on the wire, against a client written by hand (length-prefixed)
 
   it('hello with flags heartbeat|resume, numbered frames, acknowledgements, a resumed session, and replays dropped as duplicates', async () => {
     const file = sock('s.sock');
-    const srv = await server(`unix:${file}`, { resume: true });
+    const srv = await listenAt(`unix:${file}`, { resume: true });
     const sessions: ServerSession[] = [];
     let got: string[] = [];
     srv.on('connection', (s: ServerSession) => {
@@ -504,7 +496,7 @@ describe('resume on the wire, against a client written by hand (length-prefixed)
 
   it('replay: a frame the server session sent right behind its hello is replayed without that old hello', async () => {
     const file = sock('s.sock');
-    const srv = await server(`unix:${file}`, { resume: true });
+    const srv = await listenAt(`unix:${file}`, { resume: true });
     const sessions: ServerSession[] = [];
     // The usual greeting: the session sends as soon as it is announced, in the same tick as its hello.
     srv.on('connection', (s: ServerSession) => {
@@ -538,7 +530,7 @@ describe('resume on the wire, against a client written by hand (length-prefixed)
 
   it('replay to a connection that fails under it (a client that sends its hello and is gone at once): the server session survives, and replays to the next connection', async () => {
     const file = sock('s.sock');
-    const srv = await server(`unix:${file}`, { resume: true });
+    const srv = await listenAt(`unix:${file}`, { resume: true });
     const sessions: ServerSession[] = [];
     const big = (c: string): string => c.repeat(20_000); // past 16 KiB: written from the caller's memory
     srv.on('connection', (s: ServerSession) => {
@@ -628,7 +620,7 @@ describe('resume across a server process restart', () => {
   // had: the count in the client's hello, and an acknowledgement inside a replayed batch.
   it("a new server session in the same server: neither the client's hello nor its replay acknowledges the new session's frames with the old one's numbers", async () => {
     const ep = `unix:${sock('s.sock')}`;
-    const srv = await server(ep, { resume: true });
+    const srv = await listenAt(ep, { resume: true });
     const sessions: ServerSession[] = [];
     srv.on('connection', (s: ServerSession) => sessions.push(s));
     const c = reconnecting(ep, { resume: true, initialDelay: 5, maxDelay: 20 });
@@ -699,7 +691,7 @@ describe('reconnecting({ resume: true }) to a server that does not resume', () =
 
   it('a heartbeat-only server: each handshake fails with ERR_IPC_HANDSHAKE, then ERR_IPC_RECONNECT_FAILED', async () => {
     const ep = `unix:${sock('s.sock')}`;
-    const srv = await server(ep, { heartbeat: true });
+    const srv = await listenAt(ep, { heartbeat: true });
     let connections = 0;
     srv.on('connection', () => connections++);
     const { causes, error, events } = await attempts(ep);
@@ -713,7 +705,7 @@ describe('reconnecting({ resume: true }) to a server that does not resume', () =
 
   it('a plain server: the same', async () => {
     const ep = `unix:${sock('s.sock')}`;
-    const srv = await server(ep, {});
+    const srv = await listenAt(ep, {});
     const hellos: string[] = [];
     srv.on('connection', (t: Transport) => {
       onCleanup(() => t.destroy());
@@ -737,7 +729,7 @@ describe('resume with a bounded queue', () => {
   async function setup(opts: Parameters<typeof reconnecting>[1]) {
     const ep = `unix:${sock('q.sock')}`;
     let open = true;
-    const srv = await server(ep, { resume: true, allowPeer: () => open });
+    const srv = await listenAt(ep, { resume: true, allowPeer: () => open });
     const got: string[] = [];
     const sessions: Session[] = [];
     srv.on('connection', (s: Session) => {
@@ -788,7 +780,7 @@ describe('resume with a bounded queue', () => {
 describe('destroy() of a connected resumable session', () => {
   it("reports every frame not acknowledged as 'drop', each once, in the order sent", async () => {
     const ep = `unix:${sock('order.sock')}`;
-    const srv = await server(ep, { resume: true });
+    const srv = await listenAt(ep, { resume: true });
     srv.on('connection', (s: Session) => s.pause()); // takes frames, acknowledges what it reads
     const t = reconnecting(ep, { resume: true });
     onCleanup(() => t.destroy());

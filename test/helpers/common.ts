@@ -1,7 +1,8 @@
 // Plumbing every test file needs, in one place: cleanup registration (temp directories, servers,
-// transports and child processes undone after each test), waiting with a safety net, a recorder of a
-// transport's events, raw `node:net` peers, child processes read line by line or run to completion,
-// and descriptor counting (hand-written framing is in ./wire.cjs). Each test file gets its own copy of
+// transports and child processes undone after each test), our server closed at cleanup, waiting with
+// a safety net, a recorder of a transport's events, raw `node:net` peers and everything one received,
+// child processes read line by line or run to completion, and descriptor counting (hand-written
+// framing is in ./wire.cjs). Each test file gets its own copy of
 // this module's state (vitest runs each file in its own process), so registrations never cross files.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import type { EventEmitter } from 'node:events';
@@ -9,7 +10,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Transport } from '../../dist/index.js';
+import { listen, type ListenOptions, type Server, type Transport } from '../../dist/index.js';
 import { FD_DIR } from './platform';
 import { readLines } from './wire.cjs';
 
@@ -41,6 +42,13 @@ export async function cleanupAll(): Promise<void> {
     }
   }
   if (failed) throw first;
+}
+
+/** Our server listening at `endpoint`, closed at cleanup. */
+export async function listenAt(endpoint: Parameters<typeof listen>[0], opts: ListenOptions = {}): Promise<Server> {
+  const server = await listen(endpoint, opts);
+  onCleanup(() => server.close());
+  return server;
 }
 
 /** A fresh temp directory (mode 0700 unless `mode` is given), removed at cleanup. */
@@ -195,6 +203,16 @@ export async function rawConnect(target: string | { host: string; port: number }
     sock.once('error', reject);
   });
   return peer;
+}
+
+/** Everything a `node:net` socket receives from now until its end; rejects if it fails first. */
+export function collect(socket: net.Socket): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  socket.on('data', (c: Buffer) => chunks.push(c));
+  return new Promise((resolve, reject) => {
+    socket.once('end', () => resolve(Buffer.concat(chunks)));
+    socket.once('error', reject);
+  });
 }
 
 /** Count of this process's open descriptors (see FD_DIR for why counts taken this way compare exactly). */

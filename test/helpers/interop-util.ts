@@ -1,7 +1,6 @@
 // Pieces of the interoperability, connect-error, socket-file, peer and TCP tests, on top of ./common:
 // the Python peer (interop-peer.py), abstract names, and reading node:net peers' bytes (their framing
 // is ./wire.cjs, so those peers do not share a line of code with the package under test).
-import { once } from 'node:events';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Socket } from 'node:net';
@@ -25,13 +24,6 @@ export async function makeStaleSocket(file: string): Promise<void> {
   const p = python(['stale', file]);
   const { code } = await p.exited;
   if (code !== 0) throw new Error(`python stale failed: ${p.stderr}`);
-}
-
-/** Collects everything a node:net socket receives until it ends. */
-export function collect(socket: Socket): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  socket.on('data', (c: Buffer) => chunks.push(c));
-  return once(socket, 'end').then(() => Buffer.concat(chunks));
 }
 
 /** Resolves once `socket` has received at least `n` bytes; gives back everything received so far. */

@@ -55,16 +55,6 @@ export class Scope {
   }
 }
 
-/** Everything a socket receives until its end. */
-export function collect(s: net.Socket): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  s.on('data', (c: Buffer) => chunks.push(c));
-  return new Promise((resolve, reject) => {
-    s.once('end', () => resolve(Buffer.concat(chunks)));
-    s.once('error', reject);
-  });
-}
-
 /** Writes `data` and resolves once node:net has handed it to the OS (or buffered it past a drain). */
 export function write(s: net.Socket, data: Buffer | string): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -3,8 +3,8 @@
 // numbered frames.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connect, listen, type ConnectOptions, type ListenOptions, type Server, type Transport } from '../../dist/index.js';
-import { onCleanup, tempDir, waitFor } from './common';
+import { connect, type ConnectOptions, type ListenOptions, type Server, type Transport } from '../../dist/index.js';
+import { listenAt, onCleanup, tempDir, waitFor } from './common';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const HELPERS = path.join(ROOT, 'test', 'helpers');
@@ -107,8 +107,7 @@ export async function transportPair(
   clientOpts: ConnectOptions = {},
 ): Promise<{ server: Server; client: Transport; peer: Transport; endpoint: string }> {
   const endpoint = tempSockets('sipc-pair-').sock();
-  const server = await listen(endpoint, serverOpts);
-  onCleanup(() => server.close());
+  const server = await listenAt(endpoint, serverOpts);
   const accepted = new Promise<Transport>((resolve) => server.once('connection', resolve));
   const client = await connect(endpoint, clientOpts);
   const peer = await accepted;
