@@ -15,6 +15,7 @@ import {
   packageCopyForOtherUsers,
   envForOtherUsers,
   NODE_CLIENT,
+  WIRE,
   PY_CLIENT,
   NOBODY_UID,
   asNobody,
@@ -59,6 +60,10 @@ async function asNobodyRun(args: string[], python = false): Promise<{ events: Ev
   const script = path.join(dir, python ? 'client.py' : 'client.js');
   fs.copyFileSync(python ? PY_CLIENT : NODE_CLIENT, script);
   fs.chmodSync(script, 0o644);
+  if (!python) {
+    fs.copyFileSync(WIRE, path.join(dir, 'wire.cjs'));
+    fs.chmodSync(path.join(dir, 'wire.cjs'), 0o644);
+  }
   const interpreter = python ? systemPython() : process.execPath;
   const child = new LineChild(NOBODY[0]!, [...NOBODY.slice(1), interpreter, script, ...args], { env: envForOtherUsers() });
   const pid = child.child.pid!;

@@ -6,7 +6,8 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect } from '../dist/index.js';
 import { cleanupAll, onCleanup, recordEvents, waitFor } from './helpers/common';
-import { LengthPrefixedReader, tempSockets } from './helpers/lifetime-util';
+import { tempSockets } from './helpers/lifetime-util';
+import { readLengthPrefixed } from './helpers/wire.cjs';
 
 afterEach(cleanupAll);
 
@@ -97,17 +98,17 @@ describe('backpressure', () => {
     expect(t.stats.bufferedBytes).toBeGreaterThanOrEqual(hwm / 2);
 
     // The peer reads again: 'drain' comes, the sender goes on to the end, and nothing is lost.
-    const reader = new LengthPrefixedReader();
-    peer.on('data', (d: Buffer) => reader.push(d));
+    const frames: Buffer[] = [];
+    peer.on('data', readLengthPrefixed((f) => frames.push(f)));
     t.on('drain', pump);
     const drainsBefore = drains;
     peer.resume();
     await waitFor(() => next === TOTAL && t.stats.bufferedBytes === 0, 'every frame to be written');
     expect(drains).toBeGreaterThan(drainsBefore);
-    await waitFor(() => reader.frames.length >= TOTAL, 'the peer to read every frame');
-    expect(reader.frames.length).toBe(TOTAL);
+    await waitFor(() => frames.length >= TOTAL, 'the peer to read every frame');
+    expect(frames.length).toBe(TOTAL);
     for (let i = 0; i < TOTAL; i++) {
-      const f = reader.frames[i]!;
+      const f = frames[i]!;
       if (f.length !== FRAME || f.readUInt32BE(0) !== i || f[FRAME - 1] !== (i & 0xff)) {
         throw new Error(`frame ${i} arrived wrong: length ${f.length}, sequence ${f.readUInt32BE(0)}`);
       }

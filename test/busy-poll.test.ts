@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { once } from 'node:events';
 import { busyPollStats, connect, listen, reconnecting, setBusyPoll, type Transport } from '../dist/index.js';
-import { cleanupAll, onCleanup, sleep, tempDir } from './helpers/common';
+import { cleanupAll, listenAt, onCleanup, sleep, tempDir } from './helpers/common';
 import { LINUX } from './helpers/platform';
 
 const PEER = path.join(__dirname, 'helpers', 'busy-poll-peer.cjs');
@@ -23,8 +23,7 @@ function tempSock(): string {
 async function echoPair(busyPoll: number | undefined): Promise<Transport> {
   const file = tempSock();
   const opts = busyPoll === undefined ? {} : { busyPoll };
-  const server = await listen(`unix:${file}`, opts);
-  onCleanup(() => server.close());
+  const server = await listenAt(`unix:${file}`, opts);
   server.on('connection', (t) => t.on('message', (f: Buffer) => t.send(f)));
   const t = await connect(`unix:${file}`, opts);
   onCleanup(() => t.close());

@@ -3,7 +3,7 @@
 // echoed, and afterwards the server has no connections and the process no extra descriptors.
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, listen, type Server, type Transport } from '../dist/index.js';
-import { cleanupAll, code, fdCount, onCleanup, tempDir, waitFor } from './helpers/common';
+import { cleanupAll, code, fdCount, listenAt, onCleanup, tempDir, waitFor } from './helpers/common';
 import { LINUX } from './helpers/platform';
 import * as path from 'node:path';
 
@@ -22,8 +22,7 @@ interface EchoServer {
 async function echoServer(backlog = 511): Promise<EchoServer> {
   const dir = tempDir('sipc-flood-', 0o700);
   const endpoint = `unix:${path.join(dir, 's.sock')}`;
-  const server = await listen(endpoint, { backlog });
-  onCleanup(() => server.close());
+  const server = await listenAt(endpoint, { backlog });
   const es: EchoServer = { server, endpoint, connections: 0, framesIn: 0, errors: [], closes: 0 };
   server.on('connection', (t: Transport) => {
     es.connections++;

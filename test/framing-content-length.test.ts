@@ -3,7 +3,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { cleanupAll, waitFor } from './helpers/common';
 import {
-  cl,
   clientWithRawServer,
   gap,
   pattern,
@@ -11,6 +10,7 @@ import {
   serverWithRawClient,
   writeParts,
 } from './helpers/framing-peer';
+import { cl } from './helpers/wire.cjs';
 
 afterEach(cleanupAll);
 

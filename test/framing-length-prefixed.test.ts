@@ -2,7 +2,8 @@
 // bytes each test describes, split into separate writes (and so separate reads) exactly as described.
 import { afterEach, describe, expect, it } from 'vitest';
 import * as net from 'node:net';
-import { cleanupAll, lp, waitFor } from './helpers/common';
+import { cleanupAll, waitFor } from './helpers/common';
+import { lp } from './helpers/wire.cjs';
 import {
   clientWithRawServer,
   gap,

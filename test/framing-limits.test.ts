@@ -2,9 +2,9 @@
 // one of its connections hit a framing error. A raw `node:net` peer writes the crafted bytes.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Framing, Transport } from '../dist/index.js';
-import { cleanupAll, lp, waitFor } from './helpers/common';
+import { cleanupAll, waitFor } from './helpers/common';
+import { cl, encode, line, lp, lpHeader } from './helpers/wire.cjs';
 import {
-  cl,
   clientWithRawServer,
   gap,
   linePattern,
@@ -32,9 +32,7 @@ describe('maxFrameSize on receive', () => {
     const { transport, rec, peer } = await serverWithRawClient({ maxFrameSize: MAX });
     peer.sock.write(lp('fine'));
     await rec.waitMessages(1);
-    const header = Buffer.alloc(4);
-    header.writeUInt32BE(MAX + 1, 0);
-    peer.sock.write(header);
+    peer.sock.write(lpHeader(MAX + 1));
     // No body follows: the header alone must end the connection.
     await rec.waitClosed();
     expectOneError(rec, 'ERR_IPC_FRAME_TOO_LARGE', 1);
@@ -86,7 +84,7 @@ describe('maxFrameSize on receive', () => {
 
   it('lines: a complete line over the limit in one read fails', async () => {
     const { rec, peer } = await serverWithRawClient({ framing: 'lines', maxFrameSize: MAX });
-    peer.sock.write(Buffer.concat([Buffer.alloc(MAX + 1, 0x63), Buffer.from('\n')]));
+    peer.sock.write(line(Buffer.alloc(MAX + 1, 0x63)));
     await rec.waitClosed();
     expectOneError(rec, 'ERR_IPC_FRAME_TOO_LARGE');
   });
@@ -96,7 +94,7 @@ describe('maxFrameSize on receive', () => {
     const a = linePattern(MAX, 2);
     const b = linePattern(MAX, 3);
     // The \r of the second line arrives alone, one byte past the limit, before its \n.
-    await writeParts(peer.sock, [Buffer.concat([a, Buffer.from('\n')]), b, '\r', '\n']);
+    await writeParts(peer.sock, [line(a), b, '\r', '\n']);
     await rec.waitMessages(2);
     await gap();
     expect(rec.messages.length).toBe(2);
@@ -136,7 +134,7 @@ describe('maxFrameSize on receive', () => {
 
 describe('frames before a bad one in the same read', () => {
   it.each<[Framing, Buffer]>([
-    ['length-prefixed', Buffer.concat([lp('a'), lp('b'), Buffer.from([0, 0, 0x03, 0xe9])])],
+    ['length-prefixed', Buffer.concat([lp('a'), lp('b'), lpHeader(MAX + 1)])],
     ['lines', Buffer.concat([Buffer.from('a\nb\n'), Buffer.alloc(MAX + 2, 0x61)])],
     ['content-length', Buffer.concat([cl('a'), cl('b'), Buffer.from(`Content-Length: ${MAX + 1}\r\n\r\n`)])],
   ])('%s: are delivered, then one ERR_IPC_FRAME_TOO_LARGE error, then close', async (framing, wire) => {
@@ -169,9 +167,7 @@ describe('maxFrameSize on send', () => {
       expect(transport.send(exact)).toBe(true);
       await transport.close();
       await waitFor(() => peer.ended, 'the peer to see our end');
-      const wire =
-        framing === 'length-prefixed' ? lp(exact) : framing === 'lines' ? Buffer.concat([exact, Buffer.from('\n')]) : cl(exact);
-      expect(sameBytes(peer.bytes(), wire)).toBe('equal');
+      expect(sameBytes(peer.bytes(), encode(framing, exact))).toBe('equal');
       expect(rec.errors).toEqual([]);
     },
   );

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, listen, monitor, ErrorCodes, TransportError, type HealthMonitor, type Transport } from '../dist/index.js';
 import { healthOptions } from '../dist/health.js';
-import { cleanupAll, code, onCleanup, runNode, sleep, waitFor } from './helpers/common';
+import { cleanupAll, code, listenAt, onCleanup, runNode, sleep, waitFor } from './helpers/common';
 import { DIST_CJS, HELPERS, tempSockets } from './helpers/lifetime-util';
 
 afterEach(cleanupAll);
@@ -15,8 +15,7 @@ afterEach(cleanupAll);
 /** A server and a connected client; the server's end echoes every frame unless told otherwise. */
 async function pair(echo = true): Promise<{ client: Transport; peer: Transport }> {
   const sock = tempSockets('sipc-health-').sock();
-  const server = await listen(sock);
-  onCleanup(() => server.close());
+  const server = await listenAt(sock);
   const accepted = new Promise<Transport>((resolve) => server.once('connection', resolve));
   const client = await connect(sock);
   const peer = await accepted;

@@ -1,13 +1,15 @@
 // heartbeat: true on both ends: the handshake, ping()/pong, data frames unchanged under the envelope,
-// refusals when only one end opted in, ping() errors, the documented wire format checked byte for
-// byte against a peer written by hand, and monitor() detecting a peer that stopped reading.
+// refusals when only one end opted in, a client asking a heartbeat server for resume, ping() errors,
+// the documented wire format checked byte for byte against a peer written by hand, and monitor()
+// detecting a peer that stopped reading.
 import { afterEach, describe, expect, it } from 'vitest';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { once } from 'node:events';
-import { connect, listen, monitor, ErrorCodes, type Framing, type Server, type Transport } from '../dist/index.js';
-import { cleanupAll, code, dirPerTest, lp, onCleanup, rawConnect, sleep, waitFor, withTimeout, type RawPeer } from './helpers/common';
-import { hello, splitLengthPrefixed } from './helpers/envelope-util';
+import { connect, monitor, ErrorCodes, type Framing, type Server, type Transport } from '../dist/index.js';
+import { cleanupAll, code, dirPerTest, listenAt, onCleanup, rawConnect, sleep, waitFor, withTimeout, type RawPeer } from './helpers/common';
+import { envelopeTexts, hello } from './helpers/envelope-util';
+import { cl, line, lp, splitContentLength, splitLengthPrefixed, splitLines } from './helpers/wire.cjs';
 
 afterEach(cleanupAll);
 
@@ -17,16 +19,10 @@ function sock(name = 's.sock'): string {
   return path.join(dir(), name);
 }
 
-async function server(file: string, opts: Parameters<typeof listen>[1] = {}): Promise<Server> {
-  const s = await listen(`unix:${file}`, opts);
-  onCleanup(() => s.close());
-  return s;
-}
-
 /** A heartbeat server and a heartbeat client connected to it; `peer` is the server's end. */
 async function pair(framing: Framing = 'length-prefixed'): Promise<{ srv: Server; client: Transport; peer: Transport }> {
   const file = sock();
-  const srv = await server(file, { heartbeat: true, framing });
+  const srv = await listenAt(`unix:${file}`, { heartbeat: true, framing });
   const accepted = new Promise<Transport>((resolve) => srv.once('connection', resolve));
   const client = await connect(`unix:${file}`, { heartbeat: true, framing });
   const peer = await withTimeout(accepted, () => 'no connection on the server');
@@ -93,7 +89,7 @@ describe.each<Framing>(['length-prefixed', 'lines', 'content-length'])('heartbea
 describe('one end without heartbeat', () => {
   it('a plain client of a heartbeat server is refused with handshakeError and never announced', async () => {
     const file = sock();
-    const srv = await server(file, { heartbeat: true });
+    const srv = await listenAt(`unix:${file}`, { heartbeat: true });
     const handshakeErrors: Error[] = [];
     let connections = 0;
     srv.on('handshakeError', (e: Error) => handshakeErrors.push(e));
@@ -113,7 +109,7 @@ describe('one end without heartbeat', () => {
 
   it('a ping before the hello is refused like any other first frame, not answered', async () => {
     const file = sock();
-    const srv = await server(file, { heartbeat: true });
+    const srv = await listenAt(`unix:${file}`, { heartbeat: true });
     const handshakeErrors: Error[] = [];
     srv.on('handshakeError', (e: Error) => handshakeErrors.push(e));
     const raw: RawPeer = await rawConnect(file);
@@ -125,7 +121,7 @@ describe('one end without heartbeat', () => {
 
   it('a heartbeat client of a plain server rejects ERR_IPC_HANDSHAKE after connectTimeout', async () => {
     const file = sock();
-    const srv = await server(file);
+    const srv = await listenAt(`unix:${file}`);
     const seen: Buffer[] = [];
     srv.on('connection', (t: Transport) => {
       onCleanup(() => t.destroy());
@@ -158,10 +154,29 @@ describe('one end without heartbeat', () => {
   });
 });
 
+describe('a heartbeat server and a client that asked for resume', () => {
+  it('the connection the client gives up on cannot raise an uncaught error on the server', async () => {
+    const file = sock('h.sock');
+    const srv = await listenAt(`unix:${file}`, { heartbeat: true });
+    let connections = 0;
+    srv.on('connection', () => connections++);
+    const raw = await rawConnect(file);
+    const shown = (): string[] => envelopeTexts(raw.bytes());
+    raw.sock.write(lp(hello(3, Buffer.alloc(16), 0, 1)));
+    await waitFor(() => shown().length === 1, "the server's hello");
+    expect(shown()).toEqual(['H received=0 first=1']);
+    // Not a frame of the envelope: the server ends the connection (nobody else listens to it there).
+    raw.sock.write(lp('Zjunk'));
+    await waitFor(() => raw.closed, 'the server to close the connection');
+    await waitFor(() => srv.connections === 0, "the server's count of connections");
+    expect(connections).toBe(0);
+  });
+});
+
 describe('ping() errors', () => {
   it('rejects ERR_IPC_UNSUPPORTED on a transport without heartbeat', async () => {
     const file = sock();
-    const srv = await server(file);
+    const srv = await listenAt(`unix:${file}`);
     srv.on('connection', (t: Transport) => onCleanup(() => t.destroy()));
     const client = await connect(`unix:${file}`);
     onCleanup(() => client.destroy());
@@ -208,32 +223,6 @@ function helloFields(): Buffer {
   return hello(1, Buffer.alloc(16), 0, 1).subarray(1);
 }
 
-function splitLines(bytes: Buffer): Buffer[] {
-  const out: Buffer[] = [];
-  let pos = 0;
-  for (let nl = bytes.indexOf(0x0a, pos); nl !== -1; nl = bytes.indexOf(0x0a, pos)) {
-    out.push(bytes.subarray(pos, nl));
-    pos = nl + 1;
-  }
-  return out;
-}
-
-function splitContentLength(bytes: Buffer): Buffer[] {
-  const out: Buffer[] = [];
-  let pos = 0;
-  for (;;) {
-    const sep = bytes.indexOf('\r\n\r\n', pos, 'latin1');
-    if (sep === -1) break;
-    const m = /^Content-Length: (\d+)$/.exec(bytes.toString('latin1', pos, sep));
-    if (m === null) throw new Error(`not a Content-Length header: ${bytes.toString('latin1', pos, sep)}`);
-    const n = Number(m[1]);
-    if (sep + 4 + n > bytes.length) break;
-    out.push(bytes.subarray(sep + 4, sep + 4 + n));
-    pos = sep + 4 + n;
-  }
-  return out;
-}
-
 interface WireCase {
   framing: Framing;
   frame: (...payloads: Buffer[]) => Buffer;
@@ -246,13 +235,13 @@ const WIRE: WireCase[] = [
   { framing: 'length-prefixed', frame: (...p) => lp(...p), split: splitLengthPrefixed, fields: (b) => b },
   {
     framing: 'lines',
-    frame: (...p) => Buffer.concat(p.flatMap((x) => [x, Buffer.from('\n')])),
+    frame: (...p) => line(...p),
     split: splitLines,
     fields: (b) => Buffer.from(b.toString('hex'), 'latin1'),
   },
   {
     framing: 'content-length',
-    frame: (...p) => Buffer.concat(p.flatMap((x) => [Buffer.from(`Content-Length: ${x.length}\r\n\r\n`, 'latin1'), x])),
+    frame: (...p) => cl(...p),
     split: splitContentLength,
     fields: (b) => b,
   },
@@ -261,7 +250,7 @@ const WIRE: WireCase[] = [
 describe.each(WIRE)('the documented wire format, $framing framing, against a peer written by hand', ({ framing, frame, split, fields }) => {
   it('hello, a data frame and a ping with id 7 get the documented answers', async () => {
     const file = sock();
-    const srv = await server(file, { heartbeat: true, framing });
+    const srv = await listenAt(`unix:${file}`, { heartbeat: true, framing });
     const connections: Transport[] = [];
     srv.on('connection', (t: Transport) => {
       connections.push(t);

@@ -4,7 +4,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Transport } from '../dist/index.js';
 import { connect } from '../dist/index.js';
-import { cleanupAll, code, lp, onCleanup, rawConnect, record, sleep, tick, waitFor, type Recorder } from './helpers/common';
+import { cleanupAll, code, onCleanup, rawConnect, record, sleep, tick, waitFor, type Recorder } from './helpers/common';
+import { lp } from './helpers/wire.cjs';
 import { checkServes, pyPeer, startServer } from './helpers/hostile-util';
 
 afterEach(cleanupAll);

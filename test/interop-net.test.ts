@@ -4,9 +4,9 @@ import { describe, it, expect, afterEach } from 'vitest';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { once } from 'node:events';
-import { connect, listen, type Server, type Transport } from '../dist/index.js';
-import { cleanupAll, dirPerTest, lp, onCleanup } from './helpers/common';
-import { collect, parseLengthPrefixed } from './helpers/interop-util';
+import { connect, type Transport } from '../dist/index.js';
+import { cleanupAll, collect, dirPerTest, listenAt, onCleanup } from './helpers/common';
+import { lp, parseLengthPrefixed, readLengthPrefixed } from './helpers/wire.cjs';
 
 afterEach(cleanupAll);
 
@@ -14,12 +14,6 @@ const dir = dirPerTest('sipc-interop-');
 
 function sock(name = 's.sock'): string {
   return path.join(dir(), name);
-}
-
-async function ourServer(file: string, opts: Parameters<typeof listen>[1] = {}): Promise<Server> {
-  const server = await listen(`unix:${file}`, opts);
-  onCleanup(() => server.close());
-  return server;
 }
 
 function netClient(file: string): Promise<net.Socket> {
@@ -46,7 +40,7 @@ const LARGE = Buffer.alloc(300_000, 0).map((_, i) => (i * 31 + 7) & 0xff) as Buf
 describe('length-prefixed: our server, node:net client', () => {
   it('echoes frames sent in one write, including an empty frame and a 300 KB frame, byte for byte', async () => {
     const file = sock();
-    const server = await ourServer(file);
+    const server = await listenAt(`unix:${file}`);
     const received: Buffer[] = [];
     let connections = 0;
     const serverClosed = new Promise<boolean>((resolve) => {
@@ -77,7 +71,7 @@ describe('length-prefixed: our server, node:net client', () => {
 
   it('reassembles a frame written one byte at a time', async () => {
     const file = sock();
-    const server = await ourServer(file);
+    const server = await listenAt(`unix:${file}`);
     const received: Buffer[] = [];
     const closed = new Promise<void>((resolve) => {
       server.on('connection', (t: Transport) => {
@@ -98,7 +92,7 @@ describe('length-prefixed: our server, node:net client', () => {
 
   it('frames our server sends first arrive as exactly header + payload', async () => {
     const file = sock();
-    const server = await ourServer(file);
+    const server = await listenAt(`unix:${file}`);
     server.on('connection', (t: Transport) => {
       expect(t.send('abc')).toBe(true);
       expect(t.send(BINARY)).toBe(true);
@@ -119,15 +113,10 @@ describe('length-prefixed: node:net server, our client', () => {
   it('ping-pongs 50 frames of growing size with a hand-written echo server', async () => {
     let serverBytesIn = 0;
     const { file } = await netServer((s) => {
-      let buf = Buffer.alloc(0);
+      const echo = readLengthPrefixed((payload) => s.write(lp(payload)));
       s.on('data', (chunk: Buffer) => {
         serverBytesIn += chunk.length;
-        buf = Buffer.concat([buf, chunk]);
-        while (buf.length >= 4 && buf.length >= 4 + buf.readUInt32BE(0)) {
-          const n = 4 + buf.readUInt32BE(0);
-          s.write(buf.subarray(0, n));
-          buf = buf.subarray(n);
-        }
+        echo(chunk);
       });
       s.on('end', () => s.end());
     });
@@ -182,7 +171,7 @@ describe('length-prefixed: node:net server, our client', () => {
 describe('lines framing with node:net', () => {
   it('our server splits on \\n, strips one \\r, skips blank lines, delivers the last line at EOF, and echoes with \\n', async () => {
     const file = sock();
-    const server = await ourServer(file, { framing: 'lines' });
+    const server = await listenAt(`unix:${file}`, { framing: 'lines' });
     const received: string[] = [];
     server.on('connection', (t: Transport) => {
       t.on('message', (f: Buffer) => {
@@ -200,7 +189,7 @@ describe('lines framing with node:net', () => {
 
   it('our server strips only one trailing \\r of a line', async () => {
     const file = sock();
-    const server = await ourServer(file, { framing: 'lines' });
+    const server = await listenAt(`unix:${file}`, { framing: 'lines' });
     const received: string[] = [];
     const closed = new Promise<void>((resolve) => {
       server.on('connection', (t: Transport) => {

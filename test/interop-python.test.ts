@@ -4,8 +4,8 @@
 import { describe, it, expect, afterEach } from 'vitest';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { connect, listen, MAX_UNIX_PATH, type Server, type Transport } from '../dist/index.js';
-import { cleanupAll, dirPerTest, onCleanup, type LineChild } from './helpers/common';
+import { connect, MAX_UNIX_PATH, type Server, type Transport } from '../dist/index.js';
+import { cleanupAll, dirPerTest, listenAt, onCleanup, type LineChild } from './helpers/common';
 import { abstractName, python } from './helpers/interop-util';
 import { LINUX } from './helpers/platform';
 
@@ -15,12 +15,6 @@ const dir = dirPerTest('sipc-interop-');
 
 function sock(name = 's.sock'): string {
   return path.join(dir(), name);
-}
-
-async function ourServer(endpoint: string, opts: Parameters<typeof listen>[1] = {}): Promise<Server> {
-  const server = await listen(endpoint, opts);
-  onCleanup(() => server.close());
-  return server;
 }
 
 /** Echoes every frame on every connection. Returns the frames each connection received. */
@@ -115,7 +109,7 @@ describe('Python server, our client', () => {
 describe('our server, Python client', () => {
   it('echoes length-prefixed frames to a Python client over a socket file', async () => {
     const file = sock();
-    const server = await ourServer(`unix:${file}`);
+    const server = await listenAt(`unix:${file}`);
     const got = echo(server);
     const frames = [Buffer.from('from python'), Buffer.alloc(0), BINARY, Buffer.alloc(40_000, 0xab)];
     const r = await pythonClientThrough(file, 'length-prefixed', frames);
@@ -129,7 +123,7 @@ describe('our server, Python client', () => {
 
   it('echoes lines to a Python client', async () => {
     const file = sock();
-    const server = await ourServer(`unix:${file}`, { framing: 'lines' });
+    const server = await listenAt(`unix:${file}`, { framing: 'lines' });
     const got = echo(server);
     const frames = ['one', '{"jsonrpc":"2.0"}', 'ünïcödé'].map((s) => Buffer.from(s));
     const r = await pythonClientThrough(file, 'lines', frames);
@@ -142,7 +136,7 @@ describe('our server, Python client', () => {
   // The abstract namespace exists only on Linux.
   it.runIf(LINUX)('a Python client reaches our abstract socket unix:@name, so the bound name is not padded', async () => {
     const name = abstractName('oursrv');
-    const server = await ourServer(`unix:@${name}`);
+    const server = await listenAt(`unix:@${name}`);
     expect(server.endpoint).toBe(`unix:@${name}`);
     const got = echo(server);
     const peers: (number | undefined)[] = [];
@@ -162,7 +156,7 @@ describe('our server, Python client', () => {
     const base = abstractName('max');
     const name = base + 'x'.repeat(MAX_UNIX_PATH - base.length);
     expect(Buffer.byteLength(name)).toBe(107);
-    const server = await ourServer(`unix:@${name}`);
+    const server = await listenAt(`unix:@${name}`);
     const got = echo(server);
     const r = await pythonClientThrough(`@${name}`, 'length-prefixed', [Buffer.from('long name')]);
     expect(r.code).toBe(0);
@@ -172,7 +166,7 @@ describe('our server, Python client', () => {
 
   it('serves three Python clients one after another on the same socket file', async () => {
     const file = sock();
-    const server = await ourServer(`unix:${file}`);
+    const server = await listenAt(`unix:${file}`);
     const got = echo(server);
     for (let i = 0; i < 3; i++) {
       const r = await pythonClientThrough(file, 'length-prefixed', [Buffer.from(`client ${i}`)]);

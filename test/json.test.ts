@@ -4,7 +4,9 @@ import { describe, it, expect, afterEach } from 'vitest';
 import { once } from 'node:events';
 import { TransportError, type Transport } from '../dist/index.js';
 import { jsonMessages, sendJson } from '../dist/json.js';
-import { Scope, collect, frameBytes, write } from './helpers/json-util';
+import { collect } from './helpers/common';
+import { Scope, write } from './helpers/json-util';
+import { encode } from './helpers/wire.cjs';
 
 const FRAMINGS = ['lines', 'content-length', 'length-prefixed'] as const;
 
@@ -67,7 +69,7 @@ describe.each(FRAMINGS)('%s framing', (framing) => {
     peer.end();
     await t.close();
     const bytes = await all;
-    const expected = Buffer.concat(values.map((v) => frameBytes(framing, Buffer.from(JSON.stringify(v), 'utf8'))));
+    const expected = Buffer.concat(values.map((v) => encode(framing, Buffer.from(JSON.stringify(v), 'utf8'))));
     expect(bytes.equals(expected)).toBe(true);
     // The NUL and the newline travel as escapes inside the text.
     expect(bytes.includes(Buffer.from('"nul":"\\u0000","text":"h\u00e9llo\\n"'))).toBe(true);
@@ -87,8 +89,8 @@ describe.each(FRAMINGS)('%s framing', (framing) => {
     // Interleaved: good, bad, good, bad, ... good.
     const wire: Buffer[] = [];
     for (let i = 0; i < good.length; i++) {
-      wire.push(frameBytes(framing, enc(good[i])));
-      if (i < bad.length) wire.push(frameBytes(framing, bad[i]!));
+      wire.push(encode(framing, enc(good[i])));
+      if (i < bad.length) wire.push(encode(framing, bad[i]!));
     }
     const invalid: { err: TransportError; frame: Buffer }[] = [];
     let errors = 0;

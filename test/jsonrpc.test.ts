@@ -12,7 +12,8 @@ import * as rpc from 'vscode-jsonrpc/node';
 import type { Transport } from '../dist/index.js';
 import { createMessageConnection, createMessageReader, createMessageWriter } from '../dist/jsonrpc.js';
 import { jsonMessages, sendJson } from '../dist/json.js';
-import { Scope, collect } from './helpers/json-util';
+import { collect } from './helpers/common';
+import { Scope } from './helpers/json-util';
 
 let scope = new Scope();
 afterEach(async () => {

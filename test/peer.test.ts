@@ -4,7 +4,7 @@ import { describe, it, expect, afterEach } from 'vitest';
 import * as path from 'node:path';
 import { once } from 'node:events';
 import { connect, listen, type Peer, type Server, type Transport } from '../dist/index.js';
-import { cleanupAll, dirPerTest, LineChild, onCleanup } from './helpers/common';
+import { LineChild, cleanupAll, dirPerTest, listenAt, onCleanup } from './helpers/common';
 import { HELPERS, abstractName, python } from './helpers/interop-util';
 import { LINUX } from './helpers/platform';
 
@@ -19,8 +19,7 @@ function sock(name = 'p.sock'): string {
 const ME: Peer = { pid: process.pid, uid: process.getuid!(), gid: process.getgid!() };
 
 async function serve(endpoint: string, opts: Parameters<typeof listen>[1] = {}): Promise<{ server: Server; accepted: Transport[] }> {
-  const server = await listen(endpoint, opts);
-  onCleanup(() => server.close());
+  const server = await listenAt(endpoint, opts);
   const accepted: Transport[] = [];
   server.on('connection', (t: Transport) => {
     accepted.push(t);

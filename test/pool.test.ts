@@ -1,12 +1,15 @@
 // Connection pools: warm-up to min, borrowing (acquire/release/use), FIFO waiters, maxWaiting and
-// acquireTimeout, eviction of broken and invalid connections with background replacement, shared
-// send() spread by buffered bytes and its queue before the first connection, idleTimeout, maxLifetime,
-// close(), descriptors, failing connection attempts, health, unref and option checks. Every peer is a
-// real server from listen(); counts are exact, waits are safety nets only.
+// acquireTimeout (stats.waiting too when validate outlives the timeout), eviction of broken and invalid
+// connections with background replacement (held back for a server that accepts and closes at once),
+// shared send() spread by buffered bytes, its queue before the first connection (with min 0 too) and
+// its 'drain' across a replaced connection, idleTimeout, maxLifetime, close() (with validate still
+// running), descriptors, failing connection attempts, health (send() past an unhealthy borrowed
+// connection), process lifetime, unref and option checks. Every peer is a real server from listen();
+// counts are exact, waits are safety nets only.
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, createPool, type Transport } from '../dist/index.js';
-import { cleanupAll, code, fdCount, runNode, sleep, tick, waitFor } from './helpers/common';
+import { cleanupAll, code, fdCount, runNode, sleep, tick, waitFor, withTimeout } from './helpers/common';
 import { DIST_CJS, tempSockets } from './helpers/lifetime-util';
 import { bookServer, pool, settled } from './helpers/pool-util';
 
@@ -163,6 +166,25 @@ describe('createPool(): warm-up and borrowing', () => {
     p.release(a);
     expect(p.stats).toMatchObject({ size: 1, idle: 1, created: 1 });
   });
+
+  it('stats.waiting: an acquire that timed out while validate ran no longer counts as waiting', async () => {
+    const s = await bookServer();
+    let answer: ((ok: boolean) => void) | null = null;
+    const { pool: p } = pool(s.endpoint, {
+      min: 1,
+      max: 1,
+      acquireTimeout: 20,
+      validate: () => new Promise<boolean>((resolve) => (answer = resolve)),
+    });
+    await settled(p, 1);
+    const err = await rejection(p.acquire());
+    expect(code(err)).toBe('ERR_IPC_ACQUIRE_TIMEOUT');
+    expect(answer).not.toBe(null);
+    expect(p.stats).toMatchObject({ size: 1, idle: 0, waiting: 0 });
+    answer!(true);
+    await waitFor(() => p.stats.idle === 1, `the connection back in the pool (${JSON.stringify(p.stats)})`);
+    expect(p.stats).toMatchObject({ size: 1, idle: 1, inUse: 0, waiting: 0, created: 1, destroyed: 0 });
+  });
 });
 
 describe('eviction and replacement', () => {
@@ -240,6 +262,17 @@ describe('eviction and replacement', () => {
     await waitFor(() => [...refused].every((t) => t.state === 'closed'), 'the refused connections to close');
     await waitFor(() => s.peers.filter((x) => x.closed).length === 3, 'the server to see 3 connections end');
     expect(p.stats).toMatchObject({ size: 2, created: 5, destroyed: 3, waiting: 0 });
+  });
+  it('a server that accepts and closes at once is not redialed at once: the replacement waits like a failed attempt, and still comes', async () => {
+    const s = await bookServer();
+    s.server.on('connection', (t: Transport) => t.destroy());
+    const { pool: p, events } = pool(s.endpoint, { min: 1, max: 1 });
+    await waitFor(() => events.evicts.length >= 1, 'the first eviction');
+    // A few loop turns: room for many connect/accept/close rounds if the replacement is not held back.
+    for (let i = 0; i < 20; i++) await tick();
+    expect(s.peers.length).toBe(1);
+    expect(p.stats).toMatchObject({ size: 0, created: 1, destroyed: 1 });
+    await waitFor(() => s.peers.length >= 2, 'the replacement');
   });
 });
 
@@ -340,6 +373,43 @@ describe('shared send()', () => {
     const { pool: p } = pool(s.endpoint, { min: 1, maxFrameSize: 10 });
     expect(() => p.send('01234567890')).toThrow(expect.objectContaining({ code: 'ERR_IPC_FRAME_TOO_LARGE' }));
     expect(() => p.send(42 as unknown as string)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+  });
+  it('with min 0, a frame sent while no connection is open opens one and is delivered', async () => {
+    const s = await bookServer();
+    const { pool: p } = pool(s.endpoint, { min: 0, max: 2 });
+    expect(p.send('a')).toBe(true);
+    expect(p.send('b')).toBe(true);
+    await waitFor(() => s.frames().length === 2, `the 2 frames at the server (pool ${JSON.stringify(p.stats)})`);
+    await withTimeout(p.drain(), () => 'drain()');
+    expect(s.frames().map(String)).toEqual(['a', 'b']);
+    expect(s.peers.length).toBe(1);
+  });
+
+  it("'drain' after send() returned false comes once the connection that returned false broke and was replaced", async () => {
+    const s = await bookServer();
+    const { pool: p, events } = pool(s.endpoint, { min: 1, max: 1 });
+    let drains = 0;
+    p.on('drain', () => drains++);
+    await settled(p, 1);
+    await waitFor(() => s.peers.length === 1, 'the server to accept');
+    s.peers[0]!.t.pause();
+    const frame = Buffer.alloc(64 * 1024, 1);
+    let sent = 0;
+    while (p.send(frame)) {
+      sent++;
+      expect(sent).toBeLessThan(1000);
+    }
+    expect(drains).toBe(0);
+    // The peer goes away with our frames still buffered: that connection will never drain.
+    s.peers[0]!.t.destroy();
+    await waitFor(() => events.evicts.length === 1 && p.stats.size === 1 && s.peers.length === 2, `the replacement (pool ${JSON.stringify(p.stats)})`);
+    for (let i = 0; i < 5; i++) await tick();
+    expect(events.evicts.map((e) => e.reason)).toEqual(['error']);
+    expect(drains).toBe(1);
+    // The writer goes on, on the new connection.
+    expect(p.send('after')).toBe(true);
+    await waitFor(() => s.peers[1]!.frames.length === 1, "'after' at the server");
+    expect(String(s.peers[1]!.frames[0])).toBe('after');
   });
 });
 
@@ -449,6 +519,33 @@ describe('close()', () => {
     await waitFor(() => fdCount() === fdsListening, `descriptors back to ${fdsListening} (now ${fdCount()})`);
     expect(s.frames().length).toBe(20);
   });
+  for (const verdict of [true, false]) {
+    it(`while validate is running: the acquire rejects ERR_IPC_CLOSED and the connection is closed (validate resolves ${verdict} after close)`, async () => {
+      const s = await bookServer();
+      let answer: ((ok: boolean) => void) | null = null;
+      let checks = 0;
+      const { pool: p } = pool(s.endpoint, {
+        min: 1,
+        max: 1,
+        acquireTimeout: 0,
+        validate: () => {
+          checks++;
+          return new Promise<boolean>((resolve) => (answer = resolve));
+        },
+      });
+      await settled(p, 1);
+      const acquiring = rejection(p.acquire());
+      await waitFor(() => answer !== null, 'validate to be called');
+      const closing = p.close();
+      answer!(verdict);
+      const err = await withTimeout(acquiring, () => 'the acquire() to settle');
+      expect(code(err)).toBe('ERR_IPC_CLOSED');
+      await withTimeout(closing, () => `close() to resolve (${JSON.stringify(p.stats)})`);
+      expect(checks).toBe(1);
+      expect(p.stats).toMatchObject({ size: 0, idle: 0, inUse: 0, waiting: 0, created: 1, destroyed: 1 });
+      await waitFor(() => s.peers.length === 1 && s.peers[0]!.closed, 'the server to see the connection end');
+    });
+  }
 });
 
 describe('failing connection attempts', () => {
@@ -503,6 +600,58 @@ describe('health', () => {
     await waitFor(() => s.peers.length === 3 && p.stats.size === 2, 'the replacement');
     expect(events.evicts.length).toBe(1);
     expect(p.stats).toMatchObject({ created: 3, destroyed: 1 });
+  });
+  it('send() while the only connection is borrowed and unhealthy opens another connection (within max) for the queued frames', async () => {
+    const s = await bookServer();
+    let bad: Transport | null = null;
+    let badProbes = 0;
+    const { pool: p } = pool(s.endpoint, {
+      min: 1,
+      max: 2,
+      health: {
+        interval: 10,
+        failures: 1,
+        probe: async (t) => {
+          if (t !== bad) return;
+          badProbes++;
+          throw new Error('no answer');
+        },
+      },
+    });
+    await settled(p, 1);
+    bad = await p.acquire();
+    // The second probe starts only after the first one failed: by then the pool knows it is unhealthy.
+    await waitFor(() => badProbes >= 2, 'two failed probes');
+    expect(p.send('x')).toBe(true);
+    await waitFor(() => s.frames().length === 1, `'x' at the server (pool ${JSON.stringify(p.stats)})`);
+    expect(String(s.frames()[0])).toBe('x');
+    expect(s.peers.length).toBe(2);
+    expect(s.peers[0]!.frames.length).toBe(0);
+    p.release(bad);
+  });
+});
+
+describe('process lifetime', () => {
+  it("a ref'd pool keeps the process alive while it waits to replace a connection the server closed", async () => {
+    const s = await bookServer();
+    let first = true;
+    s.server.on('connection', (t: Transport) => {
+      if (first) t.destroy();
+      first = false;
+    });
+    const script = `
+      const { createPool } = require(${JSON.stringify(DIST_CJS)});
+      const pool = createPool(${JSON.stringify(s.endpoint)}, { min: 1, max: 1 });
+      let n = 0;
+      pool.on('connection', () => {
+        if (++n === 2) pool.close().then(() => console.log('replaced'));
+      });
+    `;
+    const r = await runNode(['-e', script]);
+    expect(r.killed).toBe(false);
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim()).toBe('replaced');
+    expect(s.peers.length).toBe(2);
   });
 });
 

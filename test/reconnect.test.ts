@@ -1,11 +1,11 @@
 // reconnecting() without resume: a server killed and restarted mid-stream, the events of each outage,
 // giving up and aborting, the queue's bounds while disconnected, a reconnect storm spread by jitter,
-// process lifetime, close() while disconnected, bad options, and a factory as the target. Frames are
+// process lifetime, close() while disconnected or with an attempt in flight, bad options, and a factory as the target. Frames are
 // numbered (first four bytes) and counted one by one at the receiving end.
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, listen, reconnecting, type ReconnectingTransport, type Server, type Transport } from '../dist/index.js';
-import { LineChild, WAIT_MS, cleanupAll, code, killChildren, onCleanup, runNode, sleep, tick, waitFor } from './helpers/common';
+import { LineChild, WAIT_MS, cleanupAll, code, killChildren, listenAt, onCleanup, runNode, sleep, tick, waitFor } from './helpers/common';
 import { DIST_CJS, HELPERS, numbered, tempSockets } from './helpers/lifetime-util';
 
 const SERVER = path.join(HELPERS, 'reconnect-server.cjs');
@@ -74,8 +74,7 @@ function watch(r: ReconnectingTransport): Watched {
 
 /** An in-process server recording the number of every frame it receives, over all its connections. */
 async function serve(endpoint: string): Promise<{ server: Server; got: number[]; conns: Transport[] }> {
-  const server = await listen(endpoint);
-  onCleanup(() => server.close());
+  const server = await listenAt(endpoint);
   const got: number[] = [];
   const conns: Transport[] = [];
   server.on('connection', (t: Transport) => {
@@ -542,6 +541,28 @@ describe('close() while disconnected', () => {
     expect(w.drops).toEqual([]);
     expect(w.errors).toEqual([]);
     expect(w.log.slice(w.reconnecting.length)).toEqual(['connect', 'close']);
+  });
+});
+
+describe('close() while an attempt is in flight', () => {
+  it('abandons the attempt: a handshake the server never answers does not hold the process', async () => {
+    const file = path.join(sockets().dir, 'plain.sock');
+    // A plain server: it takes the connection and never answers a hello.
+    const srv = await listenAt(`unix:${file}`, {});
+    let accepted = 0;
+    srv.on('connection', () => accepted++);
+    const script = `
+      const { reconnecting } = require(${JSON.stringify(DIST_CJS)});
+      const t = reconnecting(${JSON.stringify(`unix:${file}`)}, { heartbeat: true, connectTimeout: 60000 });
+      t.on('error', () => {});
+      setTimeout(() => { t.close().then(() => console.log('closed')); }, 200);
+    `;
+    // With the attempt left running, its 60 s handshake timer would outlive the 15 s safety net.
+    const r = await runNode(['-e', script]);
+    expect(r.killed).toBe(false);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe('closed');
+    expect(accepted).toBe(1);
   });
 });
 

@@ -5,21 +5,16 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as path from 'node:path';
 import { once } from 'node:events';
-import { listen, reconnecting, type ServerSession, type Server } from '../dist/index.js';
-import { cleanupAll, code, dirPerTest, lp, onCleanup, rawConnect, sleep, waitFor, type RawPeer } from './helpers/common';
-import { hello, seqFrame, splitLengthPrefixed } from './helpers/envelope-util';
+import { reconnecting, type ServerSession } from '../dist/index.js';
+import { cleanupAll, code, dirPerTest, listenAt, onCleanup, rawConnect, sleep, waitFor, type RawPeer } from './helpers/common';
+import { hello, seqFrame } from './helpers/envelope-util';
+import { lp, splitLengthPrefixed } from './helpers/wire.cjs';
 
 afterEach(cleanupAll);
 
 const dir = dirPerTest('sipc-flow-');
 const SESSION = Buffer.from('fedcba9876543210', 'latin1');
 const frames = (raw: RawPeer): Buffer[] => splitLengthPrefixed(raw.bytes());
-
-async function server(file: string, opts: Parameters<typeof listen>[1]): Promise<Server> {
-  const s = await listen(`unix:${file}`, opts);
-  onCleanup(() => s.close());
-  return s;
-}
 
 /** 'W' and the new limit (u64), as the README's envelope table writes it. */
 function windowFrame(limit: number): Buffer {
@@ -32,7 +27,7 @@ function windowFrame(limit: number): Buffer {
 describe('resume credit on the wire', () => {
   it("the server's hello grants its receiveWindow; a client that starts a frame past it is cut off with ERR_IPC_FLOW_CONTROL", async () => {
     const file = path.join(dir(), 's.sock');
-    const srv = await server(file, { resume: true, receiveWindow: 1024 });
+    const srv = await listenAt(`unix:${file}`, { resume: true, receiveWindow: 1024 });
     const causes: unknown[] = [];
     const sessions: ServerSession[] = [];
     srv.on('connection', (s: ServerSession) => {
@@ -64,7 +59,7 @@ describe('resume credit on the wire', () => {
 
   it('a session sends only within the credit its peer granted, waits with send() false, and goes on at each W frame', async () => {
     const file = path.join(dir(), 's.sock');
-    const srv = await server(file, { resume: true });
+    const srv = await listenAt(`unix:${file}`, { resume: true });
     const sessions: ServerSession[] = [];
     srv.on('connection', (s: ServerSession) => sessions.push(s));
     const raw = await rawConnect(file);
@@ -96,7 +91,7 @@ describe('resume credit on the wire', () => {
 
   it('a client of envelope version 1 is refused by a message naming both versions', async () => {
     const file = path.join(dir(), 's.sock');
-    const srv = await server(file, { resume: true });
+    const srv = await listenAt(`unix:${file}`, { resume: true });
     const errors: Error[] = [];
     srv.on('handshakeError', (e: Error) => errors.push(e));
     const raw = await rawConnect(file);
@@ -113,7 +108,7 @@ describe('resume credit between two sessions', () => {
   it('a paused server session holds at most its window: the client sees send() false, pings are answered, and all arrive once, in order, after resume()', async () => {
     const file = path.join(dir(), 's.sock');
     const window = 64 * 1024;
-    const srv = await server(file, { resume: true, receiveWindow: window });
+    const srv = await listenAt(`unix:${file}`, { resume: true, receiveWindow: window });
     const got: number[] = [];
     let session: ServerSession | null = null;
     srv.on('connection', (s: ServerSession) => {
@@ -162,7 +157,7 @@ describe('resume credit between two sessions', () => {
   it('an async iterator that stops taking frames bounds what is held the same way, and reading goes on for acknowledgements', async () => {
     const file = path.join(dir(), 's.sock');
     const window = 32 * 1024;
-    const srv = await server(file, { resume: true, receiveWindow: window });
+    const srv = await listenAt(`unix:${file}`, { resume: true, receiveWindow: window });
     let session: ServerSession | null = null;
     srv.on('connection', (s: ServerSession) => (session = s));
     const c = reconnecting(`unix:${file}`, { resume: true });

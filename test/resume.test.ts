@@ -2,25 +2,27 @@
 // frame by frame. The drops are real: a proxy process between the two ends killed with SIGKILL again
 // and again mid-stream, a client process killed for good, a server process killed and started again.
 // Also the server session's lifecycle (one 'connection' per client session, disconnect/reconnect,
-// bye on close() from either end, expiry), the wire format against a client written by hand (where
-// replayed frames are dropped as duplicates), and the errors when only one end resumes.
+// bye on close() from either end, also right behind a send, expiry), the wire format against a client
+// written by hand (where replayed frames are dropped as duplicates, and the server's replay to a new
+// connection, also to one that fails under it), a new server session met by an old client's numbers,
+// the errors when only one end resumes, a bounded queue, and destroy()'s 'drop' of what was not
+// acknowledged.
 import { afterEach, describe, expect, it } from 'vitest';
 import * as path from 'node:path';
 import { once } from 'node:events';
 import {
   connect,
-  listen,
   reconnecting,
   ErrorCodes,
   type Framing,
   type ReconnectingTransport,
-  type Server,
   type ServerSession,
   type Session,
   type Transport,
 } from '../dist/index.js';
-import { LineChild, cleanupAll, code, dirPerTest, lp, onCleanup, rawConnect, sleep, waitFor, withTimeout, type RawPeer } from './helpers/common';
-import { hello, seqFrame, splitLengthPrefixed } from './helpers/envelope-util';
+import { LineChild, cleanupAll, code, dirPerTest, listenAt, onCleanup, rawConnect, sleep, waitFor, withTimeout, type RawPeer } from './helpers/common';
+import { envelopeTexts, hello, seqFrame } from './helpers/envelope-util';
+import { lp, splitLengthPrefixed } from './helpers/wire.cjs';
 import { DIST_CJS, HELPERS } from './helpers/lifetime-util';
 
 afterEach(cleanupAll);
@@ -29,12 +31,6 @@ const dir = dirPerTest('sipc-resume-');
 
 function sock(name: string): string {
   return path.join(dir(), name);
-}
-
-async function server(ep: string, opts: Parameters<typeof listen>[1]): Promise<Server> {
-  const s = await listen(ep, opts);
-  onCleanup(() => s.close());
-  return s;
 }
 
 function client(ep: string, opts: Parameters<typeof reconnecting>[1] = {}): ReconnectingTransport {
@@ -165,7 +161,7 @@ describe.each<Framing>(['length-prefixed', 'lines', 'content-length'])('resume t
   it(`delivers ${N} frames up and ${M} down exactly once and in order across ${KILLS} kills`, async () => {
     const serverPath = sock('server.sock');
     const proxyPath = sock('proxy.sock');
-    const srv = await server(`unix:${serverPath}`, { resume: true, framing });
+    const srv = await listenAt(`unix:${serverPath}`, { resume: true, framing });
     const proxy = new Proxy(proxyPath, serverPath);
     await proxy.start();
     onCleanup(() => proxy.child?.kill());
@@ -248,7 +244,7 @@ describe.each<Framing>(['length-prefixed', 'lines', 'content-length'])('resume t
 describe('the server session', () => {
   it("is announced once per client session; each drop is 'disconnect' then 'reconnect'", async () => {
     const ep = `unix:${sock('s.sock')}`;
-    const srv = await server(ep, { resume: true });
+    const srv = await listenAt(ep, { resume: true });
     const sessions: ServerSession[] = [];
     let got: string[] = [];
     let events!: ReturnType<typeof tally>;
@@ -281,7 +277,7 @@ describe('the server session', () => {
   it("a client back on a new path before the server saw its old connection drop: 'disconnect', 'reconnect', nothing lost", async () => {
     const serverPath = sock('server.sock');
     const proxyPath = sock('proxy.sock');
-    const srv = await server(`unix:${serverPath}`, { resume: true });
+    const srv = await listenAt(`unix:${serverPath}`, { resume: true });
     const proxy = new Proxy(proxyPath, serverPath);
     await proxy.start();
     const sessions: ServerSession[] = [];
@@ -324,7 +320,7 @@ describe('the server session', () => {
   it("the client's close() delivers what it sent, then ends the server session at once (bye)", async () => {
     const ep = `unix:${sock('s.sock')}`;
     // An expiry this long would fail the test's safety net if the session waited for it.
-    const srv = await server(ep, { resume: true, resumeTimeout: 600_000 });
+    const srv = await listenAt(ep, { resume: true, resumeTimeout: 600_000 });
     const sessions: ServerSession[] = [];
     let got: string[] = [];
     let serverDrops!: [string, string][];
@@ -353,7 +349,7 @@ describe('the server session', () => {
 
   it("the server session's close() delivers what it sent, then closes the client without a reconnect", async () => {
     const ep = `unix:${sock('s.sock')}`;
-    const srv = await server(ep, { resume: true });
+    const srv = await listenAt(ep, { resume: true });
     let connections = 0;
     srv.on('connection', (s: ServerSession) => {
       connections++;
@@ -377,9 +373,51 @@ describe('the server session', () => {
     await waitFor(() => srv.connections === 0, 'the server to let go of the session');
   });
 
+  it("the client's close() right behind a send, while connected: its frames are delivered and none is reported dropped", async () => {
+    const ep = `unix:${sock('s.sock')}`;
+    const srv = await listenAt(ep, { resume: true });
+    const got: string[] = [];
+    let serverClosed = 0;
+    srv.on('connection', (s: ServerSession) => {
+      s.on('message', (m: Buffer) => got.push(m.toString()));
+      s.on('close', () => serverClosed++);
+    });
+    const c = reconnecting(ep, { resume: true });
+    onCleanup(() => c.destroy());
+    const dropped = drops(c);
+    await once(c, 'connect');
+    c.send('x1');
+    c.send('x2');
+    await c.close();
+    await waitFor(() => serverClosed === 1, "the server session's 'close'");
+    expect(got).toEqual(['x1', 'x2']);
+    expect(dropped).toEqual([]);
+  });
+
+  it("the server session's close() right behind a send, while connected: its frames are delivered and none is reported dropped", async () => {
+    const ep = `unix:${sock('s.sock')}`;
+    const srv = await listenAt(ep, { resume: true });
+    let dropped!: [string, string][];
+    let closed!: Promise<void>;
+    srv.on('connection', (s: ServerSession) => {
+      dropped = drops(s);
+      s.send('y1');
+      s.send('y2');
+      closed = s.close();
+    });
+    const c = reconnecting(ep, { resume: true });
+    onCleanup(() => c.destroy());
+    const got: string[] = [];
+    c.on('message', (m: Buffer) => got.push(m.toString()));
+    await once(c, 'close');
+    await closed;
+    expect(got).toEqual(['y1', 'y2']);
+    expect(dropped).toEqual([]);
+  });
+
   it("expires when its client process is killed: 'drop' (expired) for each frame it could not deliver, then 'close'", async () => {
     const ep = `unix:${sock('s.sock')}`;
-    const srv = await server(ep, { resume: true, resumeTimeout: 300 });
+    const srv = await listenAt(ep, { resume: true, resumeTimeout: 300 });
     const sessions: ServerSession[] = [];
     srv.on('connection', (s: ServerSession) => sessions.push(s));
 
@@ -419,7 +457,7 @@ describe('resume on the wire, against a client written by hand (length-prefixed)
 
   it('hello with flags heartbeat|resume, numbered frames, acknowledgements, a resumed session, and replays dropped as duplicates', async () => {
     const file = sock('s.sock');
-    const srv = await server(`unix:${file}`, { resume: true });
+    const srv = await listenAt(`unix:${file}`, { resume: true });
     const sessions: ServerSession[] = [];
     let got: string[] = [];
     srv.on('connection', (s: ServerSession) => {
@@ -454,6 +492,74 @@ describe('resume on the wire, against a client written by hand (length-prefixed)
     expect(got).toEqual(['one', 'two', 'three', 'four']);
     expect(sessions[0]!.stats.duplicates).toBe(3);
     expect(sessions.length).toBe(1);
+  });
+
+  it('replay: a frame the server session sent right behind its hello is replayed without that old hello', async () => {
+    const file = sock('s.sock');
+    const srv = await listenAt(`unix:${file}`, { resume: true });
+    const sessions: ServerSession[] = [];
+    // The usual greeting: the session sends as soon as it is announced, in the same tick as its hello.
+    srv.on('connection', (s: ServerSession) => {
+      sessions.push(s);
+      s.send('greeting');
+    });
+    const id = Buffer.from('fedcba9876543210', 'latin1');
+    const shown = (raw: RawPeer): string[] => envelopeTexts(raw.bytes());
+
+    // First connection: the greeting comes, and the client goes away without acknowledging it.
+    const first = await rawConnect(file);
+    first.sock.write(lp(hello(3, id, 0, 1)));
+    await waitFor(() => shown(first).length >= 2, "the server's hello and the greeting");
+    expect(shown(first)).toEqual(['H received=0 first=1', 'S1 greeting']);
+    first.sock.destroy();
+    await waitFor(() => sessions[0]!.connection === null, "the server's side of the first connection to go");
+
+    // Second connection: the new hello, then the greeting replayed; nothing else.
+    const second = await rawConnect(file);
+    second.sock.write(lp(hello(3, id, 0, 1)));
+    await waitFor(() => shown(second).length >= 2, "the server's second hello and the replayed greeting");
+    // A ping: its pong comes behind whatever the replay held.
+    second.sock.write(lp(Buffer.from([0x50, 0, 0, 0, 7])));
+    await waitFor(() => shown(second).includes('O'), 'the pong');
+    expect(shown(second)).toEqual(['H received=0 first=1', 'S1 greeting', 'O']);
+    second.sock.write(lp(Buffer.concat([Buffer.from('A'), Buffer.from('0000000000000001', 'hex')])));
+    await waitFor(() => sessions[0]!.stats.queuedFrames === 0, 'the acknowledgement');
+    expect(sessions).toHaveLength(1);
+    expect(sessions[0]!.connection).not.toBeNull();
+  });
+
+  it('replay to a connection that fails under it (a client that sends its hello and is gone at once): the server session survives, and replays to the next connection', async () => {
+    const file = sock('s.sock');
+    const srv = await listenAt(`unix:${file}`, { resume: true });
+    const sessions: ServerSession[] = [];
+    const big = (c: string): string => c.repeat(20_000); // past 16 KiB: written from the caller's memory
+    srv.on('connection', (s: ServerSession) => {
+      sessions.push(s);
+      s.send(big('a'));
+      s.send(big('b'));
+    });
+    const id = Buffer.from('0011223344556677', 'latin1');
+    const shown = (raw: RawPeer): string[] => envelopeTexts(raw.bytes());
+    const first = await rawConnect(file);
+    first.sock.write(lp(hello(3, id, 0, 1)));
+    await waitFor(() => shown(first).length >= 3, "the server's hello and two frames");
+    first.sock.destroy();
+    await waitFor(() => sessions[0]!.connection === null, "the server's side of the first connection to go");
+    const disconnects: unknown[] = [];
+    sessions[0]!.on('disconnect', (err: unknown) => disconnects.push(err));
+
+    // The hello, and the socket closed as soon as it is written: the replay's first write fails (EPIPE).
+    const second = await rawConnect(file);
+    second.sock.write(lp(hello(3, id, 0, 1)), () => second.sock.destroy());
+    await waitFor(() => disconnects.length === 1, "the session's 'disconnect' for the second connection");
+
+    const third = await rawConnect(file);
+    third.sock.write(lp(hello(3, id, 0, 1)));
+    await waitFor(() => shown(third).length >= 3, 'the replay on the third connection');
+    expect(shown(third)).toEqual(['H received=0 first=1', `S1 ${big('a')}`, `S2 ${big('b')}`]);
+    third.sock.write(lp(Buffer.concat([Buffer.from('A'), Buffer.from('0000000000000002', 'hex')])));
+    await waitFor(() => sessions[0]!.stats.queuedFrames === 0, 'the acknowledgement');
+    expect(sessions).toHaveLength(1);
   });
 });
 
@@ -509,6 +615,56 @@ describe('resume across a server process restart', () => {
     expect(events.count).toMatchObject({ connect: 1, disconnect: 1, reconnect: 1, close: 0 });
     expect(clientDrops).toEqual([]);
   });
+
+  // Two ways the old session's numbers reached the new one, each releasing frames the client never
+  // had: the count in the client's hello, and an acknowledgement inside a replayed batch.
+  it("a new server session in the same server: neither the client's hello nor its replay acknowledges the new session's frames with the old one's numbers", async () => {
+    const ep = `unix:${sock('s.sock')}`;
+    const srv = await listenAt(ep, { resume: true });
+    const sessions: ServerSession[] = [];
+    srv.on('connection', (s: ServerSession) => sessions.push(s));
+    const c = reconnecting(ep, { resume: true, initialDelay: 5, maxDelay: 20 });
+    onCleanup(() => c.destroy());
+    const got = texts(c);
+    // Each frame is answered at once: the answer and the acknowledgement of what came share a batch.
+    c.on('message', (m: Buffer) => c.send(`re:${m.toString()}`));
+    await once(c, 'connect');
+    await waitFor(() => sessions.length === 1, 'the first server session');
+
+    // The first session sends five frames and reads nothing more, so the answers stay unacknowledged
+    // in the client's replay log, with its acknowledgement of frame 5 among them. A paused session
+    // still reads acknowledgements and credit (resume's flow control): stop its connection's reads.
+    const first = sessions[0]!;
+    first.connection!.pause();
+    for (let i = 1; i <= 5; i++) first.send(`m${i}`);
+    await waitFor(() => got.length === 5 && c.stats.queuedFrames === 5, () => `client: ${got.length} frames, ${c.stats.queuedFrames} unacknowledged`);
+
+    // The session ends on the server (as when the server process restarts): the client comes back to a
+    // new session, numbered from 1, and replays its five answers to it.
+    first.destroy();
+    await waitFor(() => sessions.length === 2, 'the second server session');
+    const second = sessions[1]!;
+    const answers = texts(second);
+    await waitFor(() => answers.length === 5, () => `answers replayed: ${answers.length}`);
+
+    // The new session's frames 1-3 are written to a connection the client is not reading, which dies:
+    // they were never acknowledged, so they must be replayed on the next one.
+    c.pause();
+    second.send('n1');
+    second.send('n2');
+    second.send('n3');
+    await waitFor(() => second.stats.bytesOut > 0 && second.connection !== null, 'n1-n3 written');
+    const reconnected = once(c, 'reconnect');
+    c.connection!.destroy();
+    await reconnected;
+    c.resume();
+    second.send('n4');
+    await waitFor(() => got.length === 9, 'n1-n4 at the client');
+    expect(got).toEqual(['m1', 'm2', 'm3', 'm4', 'm5', 'n1', 'n2', 'n3', 'n4']);
+    await waitFor(() => second.stats.queuedFrames === 0, () => `server session: ${second.stats.queuedFrames} frames unacknowledged`);
+    expect(answers).toEqual(['re:m1', 're:m2', 're:m3', 're:m4', 're:m5', 're:n1', 're:n2', 're:n3', 're:n4']);
+    expect(sessions).toHaveLength(2);
+  });
 });
 
 // --- 4. only one end resumes --------------------------------------------------------------------------
@@ -535,7 +691,7 @@ describe('reconnecting({ resume: true }) to a server that does not resume', () =
 
   it('a heartbeat-only server: each handshake fails with ERR_IPC_HANDSHAKE, then ERR_IPC_RECONNECT_FAILED', async () => {
     const ep = `unix:${sock('s.sock')}`;
-    const srv = await server(ep, { heartbeat: true });
+    const srv = await listenAt(ep, { heartbeat: true });
     let connections = 0;
     srv.on('connection', () => connections++);
     const { causes, error, events } = await attempts(ep);
@@ -549,7 +705,7 @@ describe('reconnecting({ resume: true }) to a server that does not resume', () =
 
   it('a plain server: the same', async () => {
     const ep = `unix:${sock('s.sock')}`;
-    const srv = await server(ep, {});
+    const srv = await listenAt(ep, {});
     const hellos: string[] = [];
     srv.on('connection', (t: Transport) => {
       onCleanup(() => t.destroy());
@@ -573,7 +729,7 @@ describe('resume with a bounded queue', () => {
   async function setup(opts: Parameters<typeof reconnecting>[1]) {
     const ep = `unix:${sock('q.sock')}`;
     let open = true;
-    const srv = await server(ep, { resume: true, allowPeer: () => open });
+    const srv = await listenAt(ep, { resume: true, allowPeer: () => open });
     const got: string[] = [];
     const sessions: Session[] = [];
     srv.on('connection', (s: Session) => {
@@ -618,5 +774,24 @@ describe('resume with a bounded queue', () => {
     await waitFor(() => got.length === 5, () => `got ${got.join(',')}`);
     expect(got).toEqual(['a0', 'a1', 'a2', 'c0', 'c1']);
     expect(sessions).toHaveLength(1);
+  });
+});
+
+describe('destroy() of a connected resumable session', () => {
+  it("reports every frame not acknowledged as 'drop', each once, in the order sent", async () => {
+    const ep = `unix:${sock('order.sock')}`;
+    const srv = await listenAt(ep, { resume: true });
+    srv.on('connection', (s: Session) => s.pause()); // takes frames, acknowledges what it reads
+    const t = reconnecting(ep, { resume: true });
+    onCleanup(() => t.destroy());
+    await once(t, 'connect');
+    const dropped: string[] = [];
+    t.on('drop', (f: Buffer) => dropped.push(f.toString()));
+    t.on('error', () => {});
+    // Some frames written, some still in this tick's batch, none acknowledged yet.
+    for (let i = 0; i < 50; i++) t.send(`f${i}`);
+    t.destroy();
+    await waitFor(() => t.state === 'closed', 'closed');
+    expect(dropped).toEqual(Array.from({ length: 50 }, (_, i) => `f${i}`));
   });
 });

@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { connect, listen, type Transport } from '../dist/index.js';
 import { cleanupAll, onCleanup, sleep } from './helpers/common';
 import { tempEndpoint } from './helpers/framing-peer';
+import { readLengthPrefixed } from './helpers/wire.cjs';
 
 afterEach(cleanupAll);
 
@@ -21,22 +22,15 @@ function frame(i: number): Buffer {
 
 /** Reads length-prefixed frames from a raw node:net socket and checks each against frame(i). */
 function verifyingReader(sock: net.Socket, onFrame: (i: number) => void, onBad: (msg: string) => void): void {
-  let buf = Buffer.alloc(0);
   let next = 0;
-  sock.on('data', (d) => {
-    buf = buf.length === 0 ? d : Buffer.concat([buf, d]);
-    let o = 0;
-    while (buf.length - o >= 4) {
-      const n = buf.readUInt32BE(o);
-      if (buf.length - o - 4 < n) break;
-      const got = buf.subarray(o + 4, o + 4 + n);
+  sock.on(
+    'data',
+    readLengthPrefixed((got) => {
       const want = frame(next);
       if (!got.equals(want)) onBad(`frame ${next} differs (got ${got.length} bytes, index ${got.length >= 4 ? got.readUInt32BE(0) : -1})`);
       onFrame(next++);
-      o += 4 + n;
-    }
-    buf = buf.subarray(o);
-  });
+    }),
+  );
 }
 
 async function rawServer(): Promise<{ endpoint: string; accepted: Promise<net.Socket> }> {

@@ -6,7 +6,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { once } from 'node:events';
 import { connect, listen, TransportError, MAX_UNIX_PATH, type Server, type Transport } from '../dist/index.js';
-import { cleanupAll, dirPerTest, onCleanup } from './helpers/common';
+import { cleanupAll, dirPerTest, listenAt, onCleanup } from './helpers/common';
 import { abstractName, makeStaleSocket } from './helpers/interop-util';
 import { DARWIN, LINUX } from './helpers/platform';
 
@@ -15,8 +15,7 @@ afterEach(cleanupAll);
 const tmp = dirPerTest('sipc-sockfile-');
 
 async function serve(endpoint: string, opts: Parameters<typeof listen>[1] = {}): Promise<Server> {
-  const server = await listen(endpoint, opts);
-  onCleanup(() => server.close());
+  const server = await listenAt(endpoint, opts);
   server.on('connection', (t: Transport) => t.on('message', (f: Buffer) => t.send(f)));
   return server;
 }

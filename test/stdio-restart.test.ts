@@ -1,10 +1,12 @@
 // spawnStdio's restart policy: a child that dies is spawned again, frames sent while it is down go to
-// the next one, and the policy's limits end the transport with the child's own exit as the reason.
+// the next one, and the policy's limits end the transport with the child's own exit as the reason; a
+// transport ended before it took its first child does not leave that child running.
 import { once } from 'node:events';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawnStdio, type ReconnectingTransport } from '../dist/index.js';
-import { WAIT_MS, cleanupAll, code, onCleanup, waitFor } from './helpers/common';
+import { WAIT_MS, cleanupAll, code, onCleanup, tempDir, waitFor } from './helpers/common';
 
 const CHILD = path.join(__dirname, 'helpers', 'stdio-child.cjs');
 
@@ -100,4 +102,37 @@ describe('spawnStdio({ restart })', () => {
       expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }),
     );
   });
+
+  /** Whether process `pid` still exists. */
+  const alive = (pid: number): boolean => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  // The child writes its pid to a file, then waits for its stdin to end (as a stdio server does).
+  const PID_CHILD = "require('fs').writeFileSync(process.argv[1], String(process.pid)); process.stdin.resume(); process.stdin.on('end', () => process.exit(0));";
+
+  for (const how of ['destroy()', 'close()'] as const) {
+    it(`${how} before its first child is taken: the child spawned at the call does not outlive the transport`, async () => {
+      const file = path.join(tempDir('sipc-restart-'), 'pid');
+      const r = spawnStdio(process.execPath, ['-e', PID_CHILD, file], { restart: true }) as ReconnectingTransport;
+      let closes = 0;
+      r.on('close', () => closes++);
+      r.on('error', () => {});
+      if (how === 'destroy()') r.destroy();
+      else void r.close();
+      await waitFor(() => fs.existsSync(file) && fs.readFileSync(file, 'utf8').length > 0, "the child's pid");
+      const pid = Number(fs.readFileSync(file, 'utf8'));
+      onCleanup(() => {
+        if (alive(pid)) process.kill(pid, 'SIGKILL');
+      });
+      await waitFor(() => closes === 1, "the transport's 'close'");
+      await waitFor(() => !alive(pid), `child ${pid} to end`);
+      expect(closes).toBe(1);
+    });
+  }
 });

@@ -5,14 +5,13 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import { once } from 'node:events';
 import { connect, listen, TransportError, type Server, type Transport } from '../dist/index.js';
-import { cleanupAll, lp, onCleanup } from './helpers/common';
-import { collect } from './helpers/interop-util';
+import { cleanupAll, collect, listenAt, onCleanup } from './helpers/common';
+import { lp } from './helpers/wire.cjs';
 
 afterEach(cleanupAll);
 
 async function serve(endpoint: Parameters<typeof listen>[0], opts: Parameters<typeof listen>[1] = {}): Promise<{ server: Server; got: Buffer[] }> {
-  const server = await listen(endpoint, opts);
-  onCleanup(() => server.close());
+  const server = await listenAt(endpoint, opts);
   const got: Buffer[] = [];
   server.on('connection', (t: Transport) => {
     t.on('message', (f: Buffer) => {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, listen, type Server, type Transport } from '../dist/index.js';
-import { cleanupAll, onCleanup, waitFor } from './helpers/common';
+import { cleanupAll, listenAt, onCleanup, waitFor } from './helpers/common';
 import { DIST_CJS, HELPERS, tempSockets } from './helpers/lifetime-util';
 
 const WORKER = path.join(HELPERS, 'lifetime-worker.cjs');
@@ -44,8 +44,7 @@ async function waitMessage(w: Started, type: string): Promise<Record<string, unk
 
 /** A server on the main thread that echoes every frame with an `echo:` prefix. */
 async function echoServer(endpoint: string): Promise<{ server: Server; conns: Transport[]; events: string[] }> {
-  const server = await listen(endpoint);
-  onCleanup(() => server.close());
+  const server = await listenAt(endpoint);
   const conns: Transport[] = [];
   const events: string[] = [];
   server.on('connection', (t: Transport) => {

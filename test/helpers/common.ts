@@ -1,7 +1,8 @@
 // Plumbing every test file needs, in one place: cleanup registration (temp directories, servers,
-// transports and child processes undone after each test), waiting with a safety net, a recorder of a
-// transport's events, raw `node:net` peers, child processes read line by line or run to completion,
-// descriptor counting and hand-written length-prefixed framing. Each test file gets its own copy of
+// transports and child processes undone after each test), our server closed at cleanup, waiting with
+// a safety net, a recorder of a transport's events, raw `node:net` peers and everything one received,
+// child processes read line by line or run to completion, and descriptor counting (hand-written
+// framing is in ./wire.cjs). Each test file gets its own copy of
 // this module's state (vitest runs each file in its own process), so registrations never cross files.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import type { EventEmitter } from 'node:events';
@@ -9,8 +10,9 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Transport } from '../../dist/index.js';
+import { listen, type ListenOptions, type Server, type Transport } from '../../dist/index.js';
 import { FD_DIR } from './platform';
+import { readLines } from './wire.cjs';
 
 /** Safety net for waits; no test asserts on how long anything took. */
 export const WAIT_MS = 10_000;
@@ -40,6 +42,13 @@ export async function cleanupAll(): Promise<void> {
     }
   }
   if (failed) throw first;
+}
+
+/** Our server listening at `endpoint`, closed at cleanup. */
+export async function listenAt(endpoint: Parameters<typeof listen>[0], opts: ListenOptions = {}): Promise<Server> {
+  const server = await listen(endpoint, opts);
+  onCleanup(() => server.close());
+  return server;
 }
 
 /** A fresh temp directory (mode 0700 unless `mode` is given), removed at cleanup. */
@@ -196,21 +205,19 @@ export async function rawConnect(target: string | { host: string; port: number }
   return peer;
 }
 
+/** Everything a `node:net` socket receives from now until its end; rejects if it fails first. */
+export function collect(socket: net.Socket): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  socket.on('data', (c: Buffer) => chunks.push(c));
+  return new Promise((resolve, reject) => {
+    socket.once('end', () => resolve(Buffer.concat(chunks)));
+    socket.once('error', reject);
+  });
+}
+
 /** Count of this process's open descriptors (see FD_DIR for why counts taken this way compare exactly). */
 export function fdCount(): number {
   return fs.readdirSync(FD_DIR).length;
-}
-
-/** Each payload behind its 4-byte big-endian length, written by hand rather than by the package under test. */
-export function lp(...payloads: (Buffer | string)[]): Buffer {
-  const parts: Buffer[] = [];
-  for (const p of payloads) {
-    const body = typeof p === 'string' ? Buffer.from(p) : p;
-    const h = Buffer.alloc(4);
-    h.writeUInt32BE(body.length, 0);
-    parts.push(h, body);
-  }
-  return Buffer.concat(parts);
 }
 
 type Exit = { code: number | null; signal: NodeJS.Signals | null };
@@ -228,14 +235,9 @@ export class LineChild {
   constructor(command: string, args: string[], opts: { stdin?: 'pipe' | 'ignore'; cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
     const stdin = opts.stdin ?? 'pipe';
     this.child = spawn(command, args, { stdio: [stdin, 'pipe', 'pipe'], cwd: opts.cwd, env: opts.env ?? process.env });
-    let partial = '';
-    this.child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-      partial += chunk;
-      let i: number;
-      while ((i = partial.indexOf('\n')) !== -1) {
-        this.lines.push(partial.slice(0, i));
-        partial = partial.slice(i + 1);
-      }
+    const take = readLines((l) => this.lines.push(l.toString()));
+    this.child.stdout!.on('data', (chunk: Buffer) => {
+      take(chunk);
       this.#check();
     });
     this.child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.stderr += chunk));

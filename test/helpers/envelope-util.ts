@@ -1,6 +1,7 @@
 // The envelope of heartbeat and resume (src/envelope.ts, the README's table), written and read by hand
 // in the tests that check the package against its documented wire format, so a test never builds its
-// expectations with the code under test.
+// expectations with the code under test. The framing around them is ./wire.cjs.
+import { splitLengthPrefixed } from './wire.cjs';
 
 /**
  * The hello, field by field: 'H' 'SIPC' version 2, flags, 16-byte session, received u64, first u64,
@@ -26,15 +27,17 @@ export function seqFrame(seq: number, text: string): Buffer {
   return Buffer.concat([b, Buffer.from(text)]);
 }
 
-/** The frames of a length-prefixed byte stream; an incomplete one at the end is left out. */
-export function splitLengthPrefixed(bytes: Buffer): Buffer[] {
-  const out: Buffer[] = [];
-  let pos = 0;
-  while (pos + 4 <= bytes.length) {
-    const n = bytes.readUInt32BE(pos);
-    if (pos + 4 + n > bytes.length) break;
-    out.push(bytes.subarray(pos + 4, pos + 4 + n));
-    pos += 4 + n;
-  }
-  return out;
+
+/**
+ * The envelope frames of a length-prefixed byte stream, each as short text to compare with toEqual:
+ * `S<seq> <text>` for a data frame, `H received=<n> first=<n>` for a hello, the type letter alone for
+ * any other frame; an incomplete frame at the end is left out.
+ */
+export function envelopeTexts(bytes: Buffer): string[] {
+  return splitLengthPrefixed(bytes).map((f) => {
+    const type = String.fromCharCode(f[0]!);
+    if (type === 'S') return `S${f.readBigUInt64BE(1)} ${f.subarray(9).toString()}`;
+    if (type === 'H') return `H received=${f.readBigUInt64BE(23)} first=${f.readBigUInt64BE(31)}`;
+    return type;
+  });
 }

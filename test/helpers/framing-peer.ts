@@ -3,8 +3,8 @@
 // writes split into separate reads, and deterministic payloads.
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { connect, listen, type ConnectOptions, type ListenOptions, type Server, type Transport, type TransportOptions } from '../../dist/index.js';
-import { onCleanup, rawConnect, record, tempDir, tick, watchSocket, type RawPeer, type Recorder } from './common';
+import { connect, type ConnectOptions, type ListenOptions, type Server, type Transport, type TransportOptions } from '../../dist/index.js';
+import { listenAt, onCleanup, rawConnect, record, tempDir, tick, watchSocket, type RawPeer, type Recorder } from './common';
 
 /** A fresh temp directory, removed at cleanup; returns a `unix:` endpoint inside it. */
 export function tempEndpoint(name = 's.sock'): { endpoint: string; path: string } {
@@ -43,8 +43,7 @@ export async function serverWithRawClient(opts: ListenOptions = {}): Promise<{
   path: string;
 }> {
   const { endpoint, path: p } = tempEndpoint();
-  const server = await listen(endpoint, opts);
-  onCleanup(() => server.close());
+  const server = await listenAt(endpoint, opts);
   const { transport, rec, peer } = await rawClient(server, p);
   return { server, transport, rec, peer, endpoint, path: p };
 }
@@ -86,8 +85,7 @@ export async function clientWithRawServer(opts: ConnectOptions = {}): Promise<{ 
  */
 export async function echoPair(opts: TransportOptions = {}): Promise<{ server: Server; client: Transport; rec: Recorder }> {
   const { endpoint } = tempEndpoint();
-  const server = await listen(endpoint, opts);
-  onCleanup(() => server.close());
+  const server = await listenAt(endpoint, opts);
   server.on('connection', (t: Transport) => {
     t.on('message', (m: Buffer) => t.send(m));
     t.on('error', () => {});
@@ -120,12 +118,6 @@ export function linePattern(size: number, seed: number): Buffer {
   for (let i = 0; i < size; i++) if (b[i] === 0x0a) b[i] = 0x0b;
   if (size > 0 && b[size - 1] === 0x0d) b[size - 1] = 0x0e;
   return b;
-}
-
-/** An LSP message: `Content-Length: N\r\n\r\n` and the body. */
-export function cl(body: Buffer | string): Buffer {
-  const b = typeof body === 'string' ? Buffer.from(body) : body;
-  return Buffer.concat([Buffer.from(`Content-Length: ${b.length}\r\n\r\n`, 'latin1'), b]);
 }
 
 /** Asserts with a short message instead of dumping megabytes when two buffers differ. */

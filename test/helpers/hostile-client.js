@@ -1,6 +1,6 @@
 // A small program the access-control tests run as another user (through setpriv). Each event is one
-// JSON line on stdout. It is copied into the test's own temp directory first, so that the other user
-// can read it wherever the repository lives.
+// JSON line on stdout. It is copied into the test's own temp directory first, with ./wire.cjs (its
+// hand-written framing) beside it, so that the other user can read both wherever the repository lives.
 //
 //   node hostile-client.js connect ADDR [FRAME]
 //       Connects with plain node:net (ADDR is a socket path, or @name for the abstract namespace).
@@ -17,16 +17,10 @@
 //       A server (in DIR) whose allowPeer throws, and COUNT clients one after another; one result event.
 'use strict';
 const net = require('node:net');
+const { lp, readLengthPrefixed } = require('./wire.cjs');
 
 function say(obj) {
   process.stdout.write(JSON.stringify(obj) + '\n');
-}
-
-function lp(text) {
-  const body = Buffer.from(text);
-  const h = Buffer.alloc(4);
-  h.writeUInt32BE(body.length, 0);
-  return Buffer.concat([h, body]);
 }
 
 /** Reports how the connection ends, and exits with it; a safety net for a peer left hanging. */
@@ -50,21 +44,21 @@ say({ event: 'start', uid: process.getuid(), gid: process.getgid() });
 if (mode === 'connect') {
   const [addr, frame] = args;
   const sock = net.connect(addr.startsWith('@') ? '\0' + addr.slice(1) : addr);
-  let buf = Buffer.alloc(0);
   let gotFrame = false;
   sock.on('connect', () => {
     say({ event: 'connected' });
     if (frame !== undefined) sock.write(lp(frame));
     else sock.end();
   });
-  sock.on('data', (d) => {
-    buf = Buffer.concat([buf, d]);
-    if (!gotFrame && buf.length >= 4 && buf.length >= 4 + buf.readUInt32BE(0)) {
+  sock.on(
+    'data',
+    readLengthPrefixed((f) => {
+      if (gotFrame) return;
       gotFrame = true;
-      say({ event: 'frame', text: buf.subarray(4, 4 + buf.readUInt32BE(0)).toString() });
+      say({ event: 'frame', text: f.toString() });
       sock.end();
-    }
-  });
+    }),
+  );
   reportEnd(sock);
 } else if (mode === 'hello') {
   const [addr, sessionHex] = args;
@@ -77,23 +71,18 @@ if (mode === 'connect') {
     Buffer.from([0, 0, 0, 0, 0, 0, 0, 1]),
     Buffer.from([0, 0, 0, 0, 0, 0x80, 0, 0]),
   ]);
-  const head = Buffer.alloc(4);
-  head.writeUInt32BE(body.length, 0);
   const sock = net.connect(addr);
-  let buf = Buffer.alloc(0);
   sock.on('connect', () => {
     say({ event: 'connected' });
-    sock.write(Buffer.concat([head, body]));
+    sock.write(lp(body));
   });
-  sock.on('data', (d) => {
-    buf = Buffer.concat([buf, d]);
-    while (buf.length >= 4 && buf.length >= 4 + buf.readUInt32BE(0)) {
-      const n = buf.readUInt32BE(0);
-      say({ event: 'frame', type: String.fromCharCode(buf[4]) });
-      buf = buf.subarray(4 + n);
+  sock.on(
+    'data',
+    readLengthPrefixed((f) => {
+      say({ event: 'frame', type: String.fromCharCode(f[0]) });
       sock.end(); // the answer is all this program came for
-    }
-  });
+    }),
+  );
   reportEnd(sock);
 } else if (mode === 'listen') {
   const [dist, endpoint] = args;

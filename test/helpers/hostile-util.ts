@@ -5,13 +5,15 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connect, listen, type ListenOptions, type Server, type Transport, type TransportOptions } from '../../dist/index.js';
-import { LineChild, onCleanup, record, tempDir, waitFor, type Recorder } from './common';
+import { connect, type ListenOptions, type Server, type Transport, type TransportOptions } from '../../dist/index.js';
+import { LineChild, listenAt, onCleanup, record, tempDir, waitFor, type Recorder } from './common';
 
 export const HELPERS = path.dirname(fileURLToPath(import.meta.url));
 export const PY_PEER = path.join(HELPERS, 'hostile-peer.py');
 export const NODE_CLIENT = path.join(HELPERS, 'hostile-client.js');
 export const PY_CLIENT = path.join(HELPERS, 'hostile-client.py');
+/** The framing hostile-client.js requires from beside it. */
+export const WIRE = path.join(HELPERS, 'wire.cjs');
 export const DIST_INDEX = path.resolve(HELPERS, '..', '..', 'dist', 'index.js');
 
 /**
@@ -72,8 +74,7 @@ export interface TestServer {
 export async function startServer(opts: ListenOptions = {}, where: 'unix' | 'tcp' | `unix:${string}` = 'unix', dirMode = 0o700): Promise<TestServer> {
   const dir = tempDir('sipc-hostile-', dirMode);
   const p = where === 'unix' ? path.join(dir, 's.sock') : '';
-  const server = await listen(where === 'unix' ? `unix:${p}` : where === 'tcp' ? 'tcp:127.0.0.1:0' : where, opts);
-  onCleanup(() => server.close());
+  const server = await listenAt(where === 'unix' ? `unix:${p}` : where === 'tcp' ? 'tcp:127.0.0.1:0' : where, opts);
   const accepted: Recorder[] = [];
   const refused: unknown[] = [];
   server.on('connection', (t: Transport) => {

@@ -1,7 +1,6 @@
 // Pieces of the interoperability, connect-error, socket-file, peer and TCP tests, on top of ./common:
-// the Python peer (interop-peer.py), abstract names, and reading node:net peers' bytes by hand (so those
-// peers do not share a line of code with the package under test).
-import { once } from 'node:events';
+// the Python peer (interop-peer.py), abstract names, and reading node:net peers' bytes (their framing
+// is ./wire.cjs, so those peers do not share a line of code with the package under test).
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Socket } from 'node:net';
@@ -25,27 +24,6 @@ export async function makeStaleSocket(file: string): Promise<void> {
   const p = python(['stale', file]);
   const { code } = await p.exited;
   if (code !== 0) throw new Error(`python stale failed: ${p.stderr}`);
-}
-
-/** Splits a complete length-prefixed byte stream into payloads; throws on a trailing partial frame. */
-export function parseLengthPrefixed(bytes: Buffer): Buffer[] {
-  const out: Buffer[] = [];
-  let pos = 0;
-  while (pos < bytes.length) {
-    if (bytes.length - pos < 4) throw new Error(`partial header at ${pos}`);
-    const len = bytes.readUInt32BE(pos);
-    if (bytes.length - pos - 4 < len) throw new Error(`partial frame at ${pos}`);
-    out.push(bytes.subarray(pos + 4, pos + 4 + len));
-    pos += 4 + len;
-  }
-  return out;
-}
-
-/** Collects everything a node:net socket receives until it ends. */
-export function collect(socket: Socket): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  socket.on('data', (c: Buffer) => chunks.push(c));
-  return once(socket, 'end').then(() => Buffer.concat(chunks));
 }
 
 /** Resolves once `socket` has received at least `n` bytes; gives back everything received so far. */

@@ -55,28 +55,9 @@ export class Scope {
   }
 }
 
-/** Everything a socket receives until its end. */
-export function collect(s: net.Socket): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  s.on('data', (c: Buffer) => chunks.push(c));
-  return new Promise((resolve, reject) => {
-    s.once('end', () => resolve(Buffer.concat(chunks)));
-    s.once('error', reject);
-  });
-}
-
 /** Writes `data` and resolves once node:net has handed it to the OS (or buffered it past a drain). */
 export function write(s: net.Socket, data: Buffer | string): Promise<void> {
   return new Promise((resolve, reject) => {
     s.write(data, (err) => (err ? reject(err) : resolve()));
   });
-}
-
-/** One frame in each framing, written by hand so the peer shares no code with the package. */
-export function frameBytes(framing: 'lines' | 'content-length' | 'length-prefixed', payload: Buffer): Buffer {
-  if (framing === 'lines') return Buffer.concat([payload, Buffer.from('\n')]);
-  if (framing === 'content-length') return Buffer.concat([Buffer.from(`Content-Length: ${payload.length}\r\n\r\n`, 'ascii'), payload]);
-  const header = Buffer.alloc(4);
-  header.writeUInt32BE(payload.length);
-  return Buffer.concat([header, payload]);
 }

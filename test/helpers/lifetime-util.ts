@@ -3,8 +3,8 @@
 // numbered frames.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connect, listen, type ConnectOptions, type ListenOptions, type Server, type Transport } from '../../dist/index.js';
-import { onCleanup, tempDir, waitFor } from './common';
+import { connect, type ConnectOptions, type ListenOptions, type Server, type Transport } from '../../dist/index.js';
+import { listenAt, onCleanup, tempDir, waitFor } from './common';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const HELPERS = path.join(ROOT, 'test', 'helpers');
@@ -19,23 +19,6 @@ export function tempSockets(prefix = 'sipc-lt-'): { dir: string; sock: (name?: s
   const dir = tempDir(prefix);
   let n = 0;
   return { dir, sock: (name?: string) => `unix:${path.join(dir, name ?? `s${n++}.sock`)}` };
-}
-
-/** Splits a byte stream into length-prefixed frames, keeping a partial tail for the next chunk. */
-export class LengthPrefixedReader {
-  #buf: Buffer = Buffer.alloc(0);
-  frames: Buffer[] = [];
-  push(chunk: Buffer): void {
-    this.#buf = this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
-    let off = 0;
-    while (this.#buf.length - off >= 4) {
-      const len = this.#buf.readUInt32BE(off);
-      if (this.#buf.length - off - 4 < len) break;
-      this.frames.push(this.#buf.subarray(off + 4, off + 4 + len));
-      off += 4 + len;
-    }
-    this.#buf = this.#buf.subarray(off);
-  }
 }
 
 interface Sender {
@@ -124,8 +107,7 @@ export async function transportPair(
   clientOpts: ConnectOptions = {},
 ): Promise<{ server: Server; client: Transport; peer: Transport; endpoint: string }> {
   const endpoint = tempSockets('sipc-pair-').sock();
-  const server = await listen(endpoint, serverOpts);
-  onCleanup(() => server.close());
+  const server = await listenAt(endpoint, serverOpts);
   const accepted = new Promise<Transport>((resolve) => server.once('connection', resolve));
   const client = await connect(endpoint, clientOpts);
   const peer = await accepted;

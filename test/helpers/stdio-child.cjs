@@ -9,39 +9,24 @@
 //   stderr-flood BYTES      writes BYTES of numbered lines to stderr, then echoes lines
 //   ignore-eof              echoes lines, ignores the end of stdin and SIGTERM (only SIGKILL ends it)
 //   linger                  echoes lines; at the end of stdin waits 200 ms, then exits 7
+// Their framing is ./wire.cjs, which shares no code with the package either.
+const { line, lp, lpHeader, readLengthPrefixed, readLines } = require('./wire.cjs');
+
 const mode = process.argv[2];
 const arg = (i) => Number(process.argv[3 + i]);
 
+/** Calls `onLine` with each line of stdin, as text without its '\n'. */
 function lines(onLine) {
-  let pending = '';
-  process.stdin.setEncoding('utf8');
-  process.stdin.on('data', (chunk) => {
-    pending += chunk;
-    let i;
-    while ((i = pending.indexOf('\n')) !== -1) {
-      const line = pending.slice(0, i);
-      pending = pending.slice(i + 1);
-      onLine(line);
-    }
-  });
+  process.stdin.on('data', readLines((l) => onLine(l.toString())));
 }
 
 switch (mode) {
   case 'echo-lines':
-    lines((l) => process.stdout.write(l + '\n'));
+    lines((l) => process.stdout.write(line(l)));
     break;
-  case 'echo-lp': {
-    let buf = Buffer.alloc(0);
-    process.stdin.on('data', (d) => {
-      buf = Buffer.concat([buf, d]);
-      while (buf.length >= 4 && buf.length >= 4 + buf.readUInt32BE(0)) {
-        const n = buf.readUInt32BE(0);
-        process.stdout.write(buf.subarray(0, 4 + n));
-        buf = buf.subarray(4 + n);
-      }
-    });
+  case 'echo-lp':
+    process.stdin.on('data', readLengthPrefixed((f) => process.stdout.write(lp(f))));
     break;
-  }
   case 'burst': {
     const n = arg(0);
     let i = 0;
@@ -65,8 +50,7 @@ switch (mode) {
   case 'exit-mid-frame':
     if (process.argv[3] === 'length-prefixed') {
       // One whole frame, then a header announcing 10 bytes and only 3 of them.
-      const whole = Buffer.from('whole');
-      const frame = Buffer.concat([Buffer.from([0, 0, 0, whole.length]), whole, Buffer.from([0, 0, 0, 10]), Buffer.from('hal')]);
+      const frame = Buffer.concat([lp('whole'), lpHeader(10), Buffer.from('hal')]);
       process.stdout.write(frame, () => process.exit(0));
     } else process.stdout.write('whole\nhal', () => process.exit(0));
     break;
