@@ -8,6 +8,7 @@ import { debug } from './debug';
 import { ErrorCodes, argTypeError, argValueError, ipcError, outOfRangeError, systemError } from './errors';
 import { FRAME_TABLE, NativeProcess, NativeStream, StreamKind, dupFd, guessHandle, newStream, type NativeOwner } from './native';
 import { ReconnectingTransport } from './reconnect';
+import { StdioCarrier } from './stdio-carrier';
 import { Transport, kFlushSync, type ChildExit, type ChildLink } from './transport';
 import { FramingCode } from './wire';
 
@@ -53,7 +54,7 @@ export class StdioTransport extends Transport {
 
   /** @internal */
   constructor(reader: NativeStream, writer: NativeStream, config: TransportConfig, endpoint: string, link: ChildProcessLink) {
-    super(reader, config, endpoint, { pid: link.pid }, link, writer);
+    super(new StdioCarrier(reader, writer, true), config, endpoint, { pid: link.pid }, link);
     this.pid = link.pid;
     this.#link = link;
     link.attach(this);
@@ -412,7 +413,7 @@ export function openStdio(options?: OpenStdioOptions): Transport {
     writer.openFile(dup(1));
   }
 
-  const t = new Transport(reader, config, 'stdio:parent', { pid: process.ppid }, null, writer, false);
+  const t = new Transport(new StdioCarrier(reader, writer, false), config, 'stdio:parent', { pid: process.ppid });
   stdioOpen = t;
   const onExit = (): void => {
     // The loop will not run again: write what is queued now, or it is lost with the process.

@@ -3,7 +3,8 @@ import { markAsUntransferable } from 'node:worker_threads';
 import type { TransportConfig } from './config';
 import { channels, debug } from './debug';
 import { ErrorCodes, TransportError, argTypeError, ipcError, outOfRangeError, systemError } from './errors';
-import { FRAME_TABLE, FramerError, constants, type NativeOwner, type NativeStream } from './native';
+import { FRAME_TABLE, type Carrier, type CarrierOwner } from './carrier';
+import { FramerError, constants } from './native';
 import { frameIterator } from './iterate';
 import { FRAMING_CODES, FramingCode, frameAt } from './wire';
 import { jsonMessages as jsonMessagesOf, sendJson as sendJsonOn } from './json';
@@ -178,11 +179,8 @@ export class Transport extends EventEmitter implements MessageTransport {
   /** `{ pid, uid, gid }` for a Unix socket peer; null where the OS tells nothing (TCP). */
   readonly peer: Peer | null;
 
-  // The stream frames are read from, and the one they are written to: the same socket, or a child's
-  // stdout and stdin.
-  #handle: NativeStream;
-  #writer: NativeStream;
-  #openHandles: number;
+  // What moves the bytes (src/carrier.ts): a socket, a child's stdout and stdin, ...
+  #carrier: Carrier;
   #child: ChildLink | null;
   #writerBroken = false;
   // Frames in the current batch, and frames that will never be written (their write failed, or they
@@ -193,8 +191,7 @@ export class Transport extends EventEmitter implements MessageTransport {
   // A child's close: the waits before SIGTERM and SIGKILL; after its exit, the wait for its stdout.
   #childTimer: NodeJS.Timeout | null = null;
   #childReleased = false;
-  // openStdio: the writer is a duplicate of this process's stdout, and shutting a socket down would end
-  // it for every descriptor that shares it. Closing waits for the writes to finish instead.
+  // False when the carrier cannot end our direction alone (openStdio): closing waits for the writes.
   #shutdownWriter: boolean;
   #closeWhenFlushed = false;
   #config: TransportConfig;
@@ -272,45 +269,35 @@ export class Transport extends EventEmitter implements MessageTransport {
 
   /** @internal */
   constructor(
-    handle: NativeStream,
+    carrier: Carrier & { readonly halfClose?: boolean },
     config: TransportConfig,
     endpoint: string,
     peer: Peer | null,
     child: ChildLink | null = null,
-    writer: NativeStream = handle,
-    shutdownWriter = true,
   ) {
     super();
-    this.#handle = handle;
-    this.#writer = writer;
-    this.#openHandles = writer === handle ? 1 : 2;
+    this.#carrier = carrier;
     this.#child = child;
-    this.#shutdownWriter = shutdownWriter;
+    this.#shutdownWriter = carrier.halfClose !== false;
     this.#config = config;
     this.#framing = FRAMING_CODES[config.framing];
     this.endpoint = endpoint;
     this.peer = peer;
-    const owner: NativeOwner = {
+    const owner: CarrierOwner = {
       onFrames: (slab, count) => this.#onFrames(slab, count),
       onEnd: (status, framerError) => this.#onEnd(status, framerError),
       onWrite: (status, bytes, unwritten) => this.#onWrite(status, bytes, unwritten),
       onShutdown: (status) => this.#onShutdown(status),
-      onConnection: () => {},
-      onConnect: () => {},
       onClose: () => this.#onHandleClosed(),
     };
-    handle.owner = owner;
-    if (writer !== handle) writer.owner = owner;
+    carrier.owner = owner;
     child?.exited.then(() => this.#onChildExit());
     this.on('newListener', (event: string | symbol) => {
       if (event === 'message') this.#scheduleDrain();
     });
     this.#updateReading();
     if (config.frameTimeout > 0) this.#startFrameTimer(config.frameTimeout);
-    if (config.busyPoll > 0) {
-      handle.setBusyPoll(config.busyPoll);
-      if (writer !== handle) writer.setBusyPoll(config.busyPoll);
-    }
+    if (config.busyPoll > 0) carrier.setBusyPoll(config.busyPoll);
     debug('open %s', endpoint);
     if (channels.open.hasSubscribers) channels.open.publish({ transport: this });
   }
@@ -332,8 +319,8 @@ export class Transport extends EventEmitter implements MessageTransport {
       bytesOut: this.#bytesOut,
       bufferedBytes: this.#buffered,
       createdAt: this.#createdAt,
-      lastActivityAt: this.#handleClosed ? this.#lastActivityAt : Date.now() - this.#handle.idleTime(),
-      busyPollTime: this.#handleClosed ? this.#busyPollTime : this.#handle.busyPollTime(),
+      lastActivityAt: this.#handleClosed ? this.#lastActivityAt : Date.now() - this.#carrier.idleTime(),
+      busyPollTime: this.#handleClosed ? this.#busyPollTime : this.#carrier.busyPollTime(),
     };
   }
 
@@ -404,7 +391,7 @@ export class Transport extends EventEmitter implements MessageTransport {
     if (this.#batchLen > 0) this.#flushBatch();
     if (this.#handleClosing || end <= start) return !this.#handleClosing;
     const len = end - start;
-    const queued = this.#writer.write(start === 0 ? bytes : bytes.subarray(start, end), len);
+    const queued = this.#carrier.write(start === 0 ? bytes : bytes.subarray(start, end), len);
     if (queued < 0) {
       this.#writeFailed(queued);
       return false;
@@ -532,7 +519,7 @@ export class Transport extends EventEmitter implements MessageTransport {
         head = env === null ? data : Buffer.concat([env, data]);
         tail = NEWLINE;
       }
-      const queued = this.#writer.write(head, tail);
+      const queued = this.#carrier.write(head, tail);
       if (queued < 0) {
         this.#unsendable++;
         this.#writeFailed(queued);
@@ -584,7 +571,7 @@ export class Transport extends EventEmitter implements MessageTransport {
     this.#batchLen = 0;
     const frames = this.#batchFrames;
     this.#batchFrames = 0;
-    const queued = this.#writer.write(batch, len);
+    const queued = this.#carrier.write(batch, len);
     if (queued < 0) {
       // Nothing of it reached the OS: it stays the newest batch, for the failure to count (and for
       // kTakeUnsent to hand back).
@@ -815,7 +802,7 @@ export class Transport extends EventEmitter implements MessageTransport {
     }
     let queuedTotal = 0;
     for (let i = this.#inFlightHead; i < this.#inFlight.length; i++) queuedTotal += this.#inFlight[i]!.queued;
-    let progress = queuedTotal - this.#writer.writeQueueSize();
+    let progress = queuedTotal - this.#carrier.writeQueueSize();
     for (let i = this.#inFlightHead; i < this.#inFlight.length; i++) {
       const w = this.#inFlight[i]!;
       const step = Math.min(w.queued, Math.max(0, progress));
@@ -882,7 +869,7 @@ export class Transport extends EventEmitter implements MessageTransport {
       this.#backlog.length - this.#backlogHead < this.#config.readableHighWaterMark;
     if (want === this.#reading) return;
     this.#reading = want;
-    const r = want ? this.#handle.readStart() : this.#handle.readStop();
+    const r = want ? this.#carrier.readStart() : this.#carrier.readStop();
     if (r < 0 && want) this.#fail(systemError('read', r, this.endpoint));
   }
 
@@ -890,7 +877,7 @@ export class Transport extends EventEmitter implements MessageTransport {
     // Checked a few times per limit, so a frame is cut off at most a quarter late. The engine notes when
     // a partial frame began; a peer sending one byte at a time does not reset that clock.
     this.#frameTimer = setInterval(() => {
-      const age = this.#handle.partialAge();
+      const age = this.#carrier.partialAge();
       if (age >= limit) {
         this.#fail(
           ipcError(ErrorCodes.FRAME_TIMEOUT, `${this.endpoint} took over ${limit} ms (frameTimeout) to send one frame`, {
@@ -951,18 +938,12 @@ export class Transport extends EventEmitter implements MessageTransport {
 
   /** Lets the process exit while this transport is open. */
   unref(): this {
-    if (!this.#handleClosed) {
-      this.#handle.unref();
-      this.#writer.unref();
-    }
+    if (!this.#handleClosed) this.#carrier.unref();
     return this;
   }
 
   ref(): this {
-    if (!this.#handleClosed) {
-      this.#handle.ref();
-      this.#writer.ref();
-    }
+    if (!this.#handleClosed) this.#carrier.ref();
     return this;
   }
 
@@ -1003,7 +984,7 @@ export class Transport extends EventEmitter implements MessageTransport {
     const batch = this.#batch;
     const len = this.#batchLen;
     this.#batchLen = 0;
-    return batch !== null && len > 0 ? this.#writer.flushSync(timeoutMs, batch, len) : this.#writer.flushSync(timeoutMs);
+    return batch !== null && len > 0 ? this.#carrier.flushSync(timeoutMs, batch, len) : this.#carrier.flushSync(timeoutMs);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -1026,7 +1007,7 @@ export class Transport extends EventEmitter implements MessageTransport {
       }
       this.#closeWhenFlushed = true;
     } else {
-      const r = this.#writer.shutdown();
+      const r = this.#carrier.shutdown();
       if (r < 0) {
         this.#closeHandle();
         return;
@@ -1059,7 +1040,7 @@ export class Transport extends EventEmitter implements MessageTransport {
 
   /** Closing a child: end its stdin, wait for it to exit, then SIGTERM, then SIGKILL. */
   #beginChildClose(child: ChildLink): void {
-    if (!this.#writerBroken) this.#writer.shutdown();
+    if (!this.#writerBroken) this.#carrier.shutdown();
     const wait = this.#config.closeTimeout;
     this.#childTimer = setTimeout(() => {
       debug('%s did not exit within %d ms of stdin closing: SIGTERM', this.endpoint, wait);
@@ -1179,21 +1160,18 @@ export class Transport extends EventEmitter implements MessageTransport {
       clearTimeout(this.#childTimer);
       this.#childTimer = null;
     }
-    this.#handle.close();
-    if (this.#writer !== this.#handle) this.#writer.close();
+    this.#carrier.close();
   }
 
   #onHandleClosed(): void {
-    if (--this.#openHandles > 0) return;
     if (this.#child !== null && !this.#childReleased) {
       // The child's own handles go last, so 'close' means the process is gone too.
       this.#childReleased = true;
-      this.#openHandles = 1;
       this.#child.release(() => this.#onHandleClosed());
       return;
     }
-    this.#busyPollTime = this.#handle.busyPollTime();
-    this.#lastActivityAt = Date.now() - this.#handle.idleTime();
+    this.#busyPollTime = this.#carrier.busyPollTime();
+    this.#lastActivityAt = Date.now() - this.#carrier.idleTime();
     this.#handleClosed = true;
     this.#state = 'closed';
     this.#reading = false;
