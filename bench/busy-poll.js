@@ -22,7 +22,7 @@ const { cappedSections, runStandalone } = require('./lib/scenario.js');
 
 const BUSY_POLL_US = 200;
 const SIZE = 64;
-const WARMUP = 2000;
+const WARMUP = 5000;
 const MAX_ROUNDS = 3;
 const SETTLE_MS = 10 * Math.ceil(BUSY_POLL_US / 1000);
 const IDLE = { size: SIZE, burstMs: 300, settleMs: SETTLE_MS, idleMs: 1000 };

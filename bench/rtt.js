@@ -9,7 +9,7 @@ const { runPair, floorArgv, peerArgv } = require('./lib/procs.js');
 const { measureCases, runStandalone } = require('./lib/scenario.js');
 
 const SIZE = 64;
-const WARMUP = 2000;
+const WARMUP = 5000;
 const PLACEMENTS = [
   { id: 'rtt-one-cpu', title: 'Round trip 64 B, both processes on CPU 0', serverCpu: 0, clientCpu: 0, n: 20000 },
   { id: 'rtt-across-cpus', title: 'Round trip 64 B, server CPU 1, client CPU 0', serverCpu: 1, clientCpu: 0, n: 8000 },

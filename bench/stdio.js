@@ -28,7 +28,7 @@ const CHILD = path.join(__dirname, 'lib', 'stdio-child.js');
 const PARENT_CPU = 0;
 const CHILD_CPU = 1;
 const MAX_ROUNDS = 3;
-const RTT = { n: 10_000, warmup: 2000 };
+const RTT = { n: 10_000, warmup: 5000 };
 // Lines per throughput case: the child-to-parent rate is several times the parent-to-child one.
 const RECV_LINES = 4_000_000;
 const SEND_LINES = 1_000_000;
