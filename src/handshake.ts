@@ -5,7 +5,7 @@
 // session) is its policy, in src/server.ts.
 import { F_RESUME, PROTOCOL_VERSION, T_HELLO, decodeHello, encodeHello, type Hello } from './envelope';
 import { ErrorCodes, ipcError } from './errors';
-import { ENV_PLAIN, ENV_SEQ, kEnvelope, kSendControl, kSink, type Transport } from './transport';
+import { ENV_PLAIN, ENV_SEQ, type Transport, kLink } from './transport';
 
 /** How long a client of a heartbeat or resume server has to send its hello. */
 export const HANDSHAKE_TIMEOUT = 10_000;
@@ -54,8 +54,8 @@ export function clientHandshake(t: Transport, hello: Hello, timeout: number, for
       timer.unref();
       t.unref();
     }
-    t[kEnvelope](ENV_PLAIN);
-    t[kSink]({
+    t[kLink].envelope(ENV_PLAIN);
+    t[kLink].sink({
       handshaking: true,
       frame: () => fail('the server sent data before its handshake answer'),
       control: (type, body) => {
@@ -73,18 +73,18 @@ export function clientHandshake(t: Transport, hello: Hello, timeout: number, for
           // connection only when this promise settles: keep what comes until then, in order.
           const held: Early[] = [];
           early.set(t, held);
-          t[kSink]({
+          t[kLink].sink({
             frame: (frame, seq) => held.push({ frame: Buffer.from(frame), seq }),
             control: (type, body) => held.push({ type, body: body === null ? null : Buffer.from(body) }),
           });
-        } else t[kSink](null);
-        if ((peer.flags & F_RESUME) !== 0) t[kEnvelope](ENV_SEQ);
+        } else t[kLink].sink(null);
+        if ((peer.flags & F_RESUME) !== 0) t[kLink].envelope(ENV_SEQ);
         resolve(peer);
       },
     });
     t.once('close', onClose);
     t.on('error', onError);
-    t[kSendControl](encodeHello(hello, hex));
+    t[kLink].sendControl(encodeHello(hello, hex));
   });
 }
 
@@ -95,7 +95,7 @@ export function clientHandshake(t: Transport, hello: Hello, timeout: number, for
  * destroyed. Until the hello, an 'error' of `t` is nobody's: it is swallowed, and the close refuses.
  */
 export function acceptHandshake(t: Transport, refuse: (why: string) => void, onHello: (hello: Hello) => void): void {
-  t[kEnvelope](ENV_PLAIN);
+  t[kLink].envelope(ENV_PLAIN);
   const ignore = (): void => {};
   t.on('error', ignore);
   let done = false;
@@ -108,7 +108,7 @@ export function acceptHandshake(t: Transport, refuse: (why: string) => void, onH
   };
   const timer = setTimeout(() => fail(`no handshake within ${HANDSHAKE_TIMEOUT} ms (the client must connect with heartbeat: true or resume: true)`), HANDSHAKE_TIMEOUT);
   t.once('close', () => clearTimeout(timer));
-  t[kSink]({
+  t[kLink].sink({
     handshaking: true,
     frame: () => fail('the client sent data before its handshake (it must connect with heartbeat: true or resume: true)'),
     control: (type, body) => {
@@ -118,7 +118,7 @@ export function acceptHandshake(t: Transport, refuse: (why: string) => void, onH
       done = true;
       clearTimeout(timer);
       t.off('error', ignore);
-      t[kSink](null);
+      t[kLink].sink(null);
       onHello(hello);
     },
   });
@@ -126,6 +126,6 @@ export function acceptHandshake(t: Transport, refuse: (why: string) => void, onH
 
 /** Server side: the answer to a client's hello; with `resume`, data frames carry sequence numbers from now on. */
 export function answerHello(t: Transport, hello: Hello, resume: boolean): void {
-  if (resume) t[kEnvelope](ENV_SEQ);
-  t[kSendControl](encodeHello(hello, t.framing === 'lines'));
+  if (resume) t[kLink].envelope(ENV_SEQ);
+  t[kLink].sendControl(encodeHello(hello, t.framing === 'lines'));
 }

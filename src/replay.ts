@@ -8,7 +8,7 @@
 // and per-frame bookkeeping is a pair of numbers per batch rather than an object per frame.
 import { frameCost } from './credit';
 import { T_SEQ, readSeq, seqHeaderLength } from './envelope';
-import { kSendSeq, kWriteRaw, type RetainSink, type Transport } from './transport';
+import { type RetainSink, type Transport, kLink } from './transport';
 import { FramingCode, frameAt } from './wire';
 
 interface Entry {
@@ -95,7 +95,7 @@ export class ReplayLog implements RetainSink {
       const e = this.#entries[i]!;
       if (e.last <= this.#acked) continue;
       if (e.frame) {
-        conn[kSendSeq](e.bytes, e.first, true);
+        conn[kLink].sendSeq(e.bytes, e.first, true);
         cost += frameCost(e.len);
       } else cost += this.#replayBatch(conn, e, this.#offsetAfter(e, Math.max(this.#acked, e.first - 1)));
     }
@@ -117,12 +117,12 @@ export class ReplayLog implements RetainSink {
         cost += frameCost(end - start - this.#seqHeader);
         if (run < 0) run = pos;
       } else if (run >= 0) {
-        conn[kWriteRaw](e.bytes, run, pos);
+        conn[kLink].writeRaw(e.bytes, run, pos);
         run = -1;
       }
       pos = next;
     }
-    if (run >= 0) conn[kWriteRaw](e.bytes, run, e.len);
+    if (run >= 0) conn[kLink].writeRaw(e.bytes, run, e.len);
     return cost;
   }
 

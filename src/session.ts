@@ -6,9 +6,11 @@
 // waits for the client to come back.
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { AtExit } from './at-exit';
+import { Inbox } from './inbox';
 import type { TransportConfig } from './config';
 import { debug } from './debug';
-import { Transport, checkFrame, kFlush, kKeepUnsent, kRetain, kSendAck, kSendControl, kSendSeq, kSink, kTakeUnsent, type MessageTransport, type SessionSink, type TransportState, type TransportStats } from './transport';
+import { Transport, checkFrame, type MessageTransport, type SessionSink, type TransportState, type TransportStats, kLink } from './transport';
 import { ReceiveCredit, SendCredit, frameCost } from './credit';
 import { PROTOCOL_VERSION, SESSION_ID_BYTES, T_ACK, T_BYE, T_WINDOW, controlFrame, readU64Body, u64Body, type Hello } from './envelope';
 import { ErrorCodes, ipcError } from './errors';
@@ -58,15 +60,9 @@ const COPY_LIMIT = 16 * 1024;
 const ARENA_SIZE = 64 * 1024;
 
 // Sessions with frames still queued, for the 'exit' report (frames an unref()'d session never sent).
-const live = new Set<Session>();
-let exitHooked = false;
+const live = new AtExit<Session>((session) => session.dropQueued('exit'));
 function track(s: Session): void {
   live.add(s);
-  if (exitHooked) return;
-  exitHooked = true;
-  process.on('exit', () => {
-    for (const session of live) session.dropQueued('exit');
-  });
 }
 
 /** The logical transport; see the file comment. Not constructed directly. */
@@ -109,9 +105,9 @@ export class Session extends EventEmitter implements MessageTransport {
   #acked = 0;
 
   // The consumer.
-  #paused = false;
-  #backlog: Buffer[] = [];
-  #backlogHead = 0;
+  #inbox = new Inbox(this);
+  // Resume: a held frame the consumer took hands its credit back (src/credit.ts).
+  #release = (frame: Buffer): void => this.#rx.release(frame.length);
   #connPaused = false;
   #consumerFull = false;
 
@@ -167,7 +163,7 @@ export class Session extends EventEmitter implements MessageTransport {
   }
 
   get isPaused(): boolean {
-    return this.#paused;
+    return this.#inbox.paused;
   }
 
   get stats(): SessionStats {
@@ -402,7 +398,7 @@ export class Session extends EventEmitter implements MessageTransport {
   /** A sequenced frame, charged to the peer's credit. */
   #sendSeq(conn: Transport, data: Uint8Array, seq: number): boolean {
     this.#tx.charge(frameCost(data.length));
-    return conn[kSendSeq](data, seq);
+    return conn[kLink].sendSeq(data, seq);
   }
 
   /** Sequence number of the frame at `index` (resume). */
@@ -510,7 +506,7 @@ export class Session extends EventEmitter implements MessageTransport {
       },
       ack: (seq) => (this.resumable ? this.#onAck(seq) : this.#protocolError(conn, 'an acknowledgement outside a resumable session')),
     };
-    conn[kSink](sink);
+    conn[kLink].sink(sink);
     const held = takeEarly(conn);
     if (held !== undefined) {
       // After the caller's own work ('connect', 'reconnect'), and still before the next read.
@@ -526,8 +522,8 @@ export class Session extends EventEmitter implements MessageTransport {
     if (this.resumable) {
       // What the peer missed goes first, as it was written; then the connection hands the log what it writes.
       this.#tx.charge(this.#log.replay(conn));
-      conn[kRetain](this.#log);
-    } else conn[kKeepUnsent]();
+      conn[kLink].retain(this.#log);
+    } else conn[kLink].keepUnsent();
     if (this.#unrefd) conn.unref();
     this.#connPaused = false;
     this.#updateConnReading();
@@ -546,7 +542,7 @@ export class Session extends EventEmitter implements MessageTransport {
     this.#lastActivityAt = conn.stats.lastActivityAt;
     if (!this.resumable) {
       // What the connection never handed to the OS goes back to the head of the queue, in order.
-      const unsent = conn[kTakeUnsent]();
+      const unsent = conn[kLink].takeUnsent();
       if (unsent.length > 0) {
         const now = performance.now();
         const wasEmpty = this.#head === this.#queue.length;
@@ -606,13 +602,9 @@ export class Session extends EventEmitter implements MessageTransport {
     }
     this.#framesIn++;
     this.#bytesIn += frame.length;
-    if (!this.#paused && this.#backlogHead === this.#backlog.length && this.listenerCount('message') > 0) {
-      this.emit('message', frame);
-      return;
-    }
-    this.#backlog.push(frame);
+    if (this.#inbox.deliver(frame)) return;
     if (this.resumable) this.#rx.hold(frame.length);
-    else if (this.#backlog.length - this.#backlogHead >= this.config.readableHighWaterMark) this.#updateConnReading();
+    else if (this.#inbox.waiting >= this.config.readableHighWaterMark) this.#updateConnReading();
   }
 
   /**
@@ -623,7 +615,7 @@ export class Session extends EventEmitter implements MessageTransport {
     const conn = this.conn;
     if (!this.resumable || conn === null || conn.state !== 'open') return;
     const limit = this.#rx.update();
-    if (limit >= 0) conn[kSendControl](controlFrame(T_WINDOW, u64Body(limit), conn.framing === 'lines'));
+    if (limit >= 0) conn[kLink].sendControl(controlFrame(T_WINDOW, u64Body(limit), conn.framing === 'lines'));
   }
 
   /**
@@ -633,7 +625,7 @@ export class Session extends EventEmitter implements MessageTransport {
   #sendAck(): void {
     if (this.#acked === this.#delivered || this.conn === null) return;
     this.#acked = this.#delivered;
-    this.conn[kSendAck](this.#delivered);
+    this.conn[kLink].sendAck(this.#delivered);
   }
 
   #onAck(seq: number): void {
@@ -677,7 +669,7 @@ export class Session extends EventEmitter implements MessageTransport {
   }
 
   pause(): this {
-    this.#paused = true;
+    this.#inbox.paused = true;
     this.#updateConnReading();
     return this;
   }
@@ -689,7 +681,7 @@ export class Session extends EventEmitter implements MessageTransport {
    */
   #updateConnReading(): void {
     if (this.resumable) return;
-    const want = !this.#paused && !this.#consumerFull && this.#backlog.length - this.#backlogHead < this.config.readableHighWaterMark;
+    const want = !this.#inbox.paused && !this.#consumerFull && this.#inbox.waiting < this.config.readableHighWaterMark;
     if (want !== this.#connPaused) return;
     this.#connPaused = !want;
     if (want) this.conn?.resume();
@@ -697,22 +689,13 @@ export class Session extends EventEmitter implements MessageTransport {
   }
 
   resume(): this {
-    this.#paused = false;
+    this.#inbox.paused = false;
     queueMicrotask(() => this.#drainBacklog());
     return this;
   }
 
   #drainBacklog(): void {
-    while (!this.#paused && this.#backlogHead < this.#backlog.length && this.listenerCount('message') > 0) {
-      const frame = this.#backlog[this.#backlogHead]!;
-      this.#backlog[this.#backlogHead++] = undefined as unknown as Buffer;
-      if (this.resumable) this.#rx.release(frame.length);
-      this.emit('message', frame);
-    }
-    if (this.#backlogHead === this.#backlog.length) {
-      this.#backlog = [];
-      this.#backlogHead = 0;
-    }
+    this.#inbox.drain(undefined, this.resumable ? this.#release : undefined);
     this.#updateConnReading();
     this.#grant();
     if (this.#closed) this.#emitCloseWhenDelivered();
@@ -759,7 +742,7 @@ export class Session extends EventEmitter implements MessageTransport {
     if (this.#state === 'closing' || this.#state === 'closed') return this.#closePromise;
     // Frames sent this tick wait in the connection's batch, and reach the replay log (and `queued`)
     // when it is written: write it now, so that the bye waits for their acknowledgement too.
-    if (this.resumable && this.conn !== null && this.conn.state === 'open') this.conn[kFlush]();
+    if (this.resumable && this.conn !== null && this.conn.state === 'open') this.conn[kLink].flush();
     this.#state = 'closing';
     this.onClosing();
     if (this.queued === 0 || this.#peerSaidBye) this.#byeAndClose();
@@ -813,7 +796,7 @@ export class Session extends EventEmitter implements MessageTransport {
     }
     if (this.resumable && !this.#peerSaidBye) {
       this.#sendAck();
-      conn[kSendControl](controlFrame(T_BYE, null, conn.framing === 'lines'));
+      conn[kLink].sendControl(controlFrame(T_BYE, null, conn.framing === 'lines'));
     }
     void conn.close();
   }
@@ -837,13 +820,9 @@ export class Session extends EventEmitter implements MessageTransport {
     if (this.#closeEmitted) return;
     // As with a bare transport, frames received are delivered before 'close': held while paused until
     // resume(), or, when the peer ended the session, until a 'message' listener is attached.
-    if (this.#error === null && this.#backlogHead < this.#backlog.length) {
-      const listening = this.listenerCount('message') > 0;
-      if ((this.#paused && listening) || (!listening && !this.#closedLocally)) return;
-    }
+    if (this.#inbox.holdsClose(this.#error !== null, this.#closedLocally)) return;
     this.#closeEmitted = true;
-    this.#backlog = [];
-    this.#backlogHead = 0;
+    this.#inbox.clear();
     const err = this.#error;
     if (err !== null) this.emit('error', err);
     this.emit('close', err !== null);

@@ -9,7 +9,7 @@ import { ErrorCodes, argTypeError, argValueError, ipcError, outOfRangeError, sys
 import { FRAME_TABLE, NativeProcess, NativeStream, StreamKind, dupFd, guessHandle, newStream, type NativeOwner } from './native';
 import { ReconnectingTransport } from './reconnect';
 import { StdioCarrier } from './stdio-carrier';
-import { Transport, kFlushSync, type ChildExit, type ChildLink } from './transport';
+import { Transport, type ChildExit, type ChildLink, kLink } from './transport';
 import { FramingCode } from './wire';
 
 export interface SpawnStdioOptions extends TransportOptions {
@@ -417,7 +417,7 @@ export function openStdio(options?: OpenStdioOptions): Transport {
   stdioOpen = t;
   const onExit = (): void => {
     // The loop will not run again: write what is queued now, or it is lost with the process.
-    t[kFlushSync](exitTimeout);
+    t[kLink].flushSync(exitTimeout);
   };
   process.on('exit', onExit);
   t.once('close', () => process.off('exit', onExit));

@@ -1,6 +1,9 @@
 import { EventEmitter } from 'node:events';
 import { markAsUntransferable } from 'node:worker_threads';
 import type { TransportConfig } from './config';
+import { AtExit } from './at-exit';
+import { Inbox } from './inbox';
+import { Pings } from './pings';
 import { channels, debug } from './debug';
 import { ErrorCodes, TransportError, argTypeError, ipcError, outOfRangeError, systemError } from './errors';
 import { FRAME_TABLE, type Carrier, type CarrierOwner } from './carrier';
@@ -81,28 +84,38 @@ const MAX_SPARE_BATCHES = 4;
 const RETAIN_COPY_LIMIT = 4096;
 const UV_EOF = constants.UV_EOF;
 
-/** @internal Writes what is still queued, synchronously (openStdio's process 'exit' hook). */
-export const kFlushSync = Symbol('flushSync');
-/** @internal Turns the envelope on (src/envelope.ts): (mode: ENV_PLAIN | ENV_SEQ). */
-export const kEnvelope = Symbol('envelope');
-/** @internal Hands every received frame and control frame to a session instead of emitting them. */
-export const kSink = Symbol('sink');
-/** @internal Sends one data frame with its sequence number ('S'). */
-export const kSendSeq = Symbol('sendSeq');
-/** @internal Sends one control frame, already encoded. */
-export const kSendControl = Symbol('sendControl');
-/** @internal Sends an acknowledgement ('A'), written straight into the batch. */
-export const kSendAck = Symbol('sendAck');
-/** @internal Asks the transport to keep, when it closes, the frames it never handed to the OS. */
-export const kKeepUnsent = Symbol('keepUnsent');
-/** @internal The frames kept by kKeepUnsent, in order, once closed; each call takes them. */
-export const kTakeUnsent = Symbol('takeUnsent');
-/** @internal Hands each written batch of sequenced frames to a replay log instead of reusing it. */
-export const kRetain = Symbol('retain');
-/** @internal Writes bytes as they are (a replayed batch), behind what was sent before. */
-export const kWriteRaw = Symbol('writeRaw');
-/** @internal Writes this tick's batch now, instead of at the end of the tick. */
-export const kFlush = Symbol('flush');
+/** @internal The key of a transport's TransportLink: `transport[kLink]`. */
+export const kLink = Symbol('link');
+
+/**
+ * @internal What the layers above a transport reach it by: the handshake (src/handshake.ts), the
+ * session (src/session.ts), its replay log (src/replay.ts) and openStdio's exit hook. One object per
+ * transport, made on first use, instead of a symbol-keyed method each.
+ */
+export interface TransportLink {
+  /** Turns the envelope on (src/envelope.ts): ENV_PLAIN or ENV_SEQ. */
+  envelope(mode: number): void;
+  /** Hands every received frame and control frame to a session instead of emitting them. */
+  sink(sink: SessionSink | null): void;
+  /** Sends one data frame with its sequence number ('S'); a `replay` is written at once, outside any batch. */
+  sendSeq(frame: Uint8Array, seq: number, replay?: boolean): boolean;
+  /** Sends one control frame, already encoded, behind the frames sent before it. */
+  sendControl(frame: Buffer): void;
+  /** Sends an acknowledgement ('A'), written straight into the batch. */
+  sendAck(seq: number): void;
+  /** Keeps, when the transport closes, the frames it never handed to the OS. */
+  keepUnsent(): void;
+  /** The frames kept by keepUnsent(), in order, once closed; each call takes them. */
+  takeUnsent(): Buffer[];
+  /** Hands each written batch of sequenced frames to a replay log instead of reusing it. */
+  retain(sink: RetainSink | null): void;
+  /** Writes bytes as they are (a replayed batch), behind what was sent before. */
+  writeRaw(bytes: Buffer, start: number, end: number): boolean;
+  /** Writes this tick's batch now, instead of at the end of the tick. */
+  flush(): void;
+  /** Writes what is still queued, synchronously (openStdio's process 'exit' hook). */
+  flushSync(timeoutMs: number): number;
+}
 
 /** Envelope modes. */
 export const ENV_PLAIN = 1;
@@ -131,13 +144,6 @@ export interface SessionSink {
   handshaking?: boolean;
 }
 
-interface Ping {
-  sentAt: number;
-  timer: NodeJS.Timeout;
-  resolve: (rtt: number) => void;
-  reject: (err: Error) => void;
-}
-
 /**
  * A write libuv still holds. For a batch, the buffer (reused once done) and its length; for a large
  * frame, the frame itself (kept so it can be requeued). `queued` is how many of the last bytes libuv
@@ -161,14 +167,10 @@ Object.setPrototypeOf(FrameBuffer.prototype, Buffer.prototype);
 Object.defineProperty(FrameBuffer.prototype, 'constructor', { value: Buffer, writable: true, configurable: true });
 
 // The flush of every open transport that has sent. process.exit() ends the process before the
-// end-of-tick flush runs; an 'exit' hook hands those batches to the OS first, as node:net's synchronous
-// writes would have, instead of losing frames send() had accepted. A transport joins at its first
-// batch and leaves when it closes, so the per-tick flush itself costs nothing more.
-const unflushed = new Set<() => void>();
-let exitHooked = false;
-function flushAtExit(): void {
-  for (const flush of unflushed) flush();
-}
+// end-of-tick flush runs; at 'exit' those batches go to the OS first, as node:net's synchronous writes
+// would have, instead of losing frames send() had accepted. A transport joins at its first batch and
+// leaves when it closes, so the per-tick flush itself costs nothing more.
+const unflushed = new AtExit<() => void>((flush) => flush());
 
 /**
  * One framed connection. Frames arrive as `'message'` events (or through async iteration) and leave
@@ -215,18 +217,18 @@ export class Transport extends EventEmitter implements MessageTransport {
   #spare: Buffer[] = [];
   #drainScheduledAfterFlush = false;
   #flushAtExit = false;
+  #link: TransportLink | null = null;
   #flushTask = (): void => {
     this.#flushScheduled = false;
     if (this.#state === 'open' || this.#state === 'closing') this.#flushBatch();
   };
 
   // Receiving.
-  #paused = false;
+  #inbox = new Inbox(this);
+  #failed = (): boolean => this.#error !== null;
   #consumerFull = false;
   #reading = false;
   #readEnded = false;
-  #backlog: Buffer[] = [];
-  #backlogHead = 0;
   #lastSlab: ArrayBuffer | null = null;
   #drainScheduled = false;
 
@@ -248,8 +250,7 @@ export class Transport extends EventEmitter implements MessageTransport {
   #seqHeader = 0;
   #sink: SessionSink | null = null;
   #slabBytes: Buffer | null = null;
-  #pings = new Map<number, Ping>();
-  #pingId = 0;
+  #pings = new Pings();
   #keepUnsent = false;
   #retain: RetainSink | null = null;
   // Sequence numbers of the first and last sequenced frame in the current batch (0: none).
@@ -302,6 +303,23 @@ export class Transport extends EventEmitter implements MessageTransport {
     if (channels.open.hasSubscribers) channels.open.publish({ transport: this });
   }
 
+  /** @internal */
+  get [kLink](): TransportLink {
+    return (this.#link ??= {
+      envelope: (mode) => this.#envelope(mode),
+      sink: (sink) => this.#setSink(sink),
+      sendSeq: (frame, seq, replay) => this.#sendSeq(frame, seq, replay),
+      sendControl: (frame) => this.#sendControl(frame),
+      sendAck: (seq) => this.#sendAck(seq),
+      keepUnsent: () => this.#keepUnsentFrames(),
+      takeUnsent: () => this.#takeUnsent(),
+      retain: (sink) => this.#setRetain(sink),
+      writeRaw: (bytes, start, end) => this.#writeRaw(bytes, start, end),
+      flush: () => this.#flush(),
+      flushSync: (timeoutMs) => this.#flushSync(timeoutMs),
+    });
+  }
+
   get state(): TransportState {
     return this.#state;
   }
@@ -342,16 +360,9 @@ export class Transport extends EventEmitter implements MessageTransport {
     if (this.#state !== 'open') {
       return Promise.reject(ipcError(ErrorCodes.CLOSED, `ping() on a ${this.#state} transport (${this.endpoint})`, { address: this.endpoint }));
     }
-    const id = (this.#pingId = (this.#pingId + 1) >>> 0);
-    return new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pings.delete(id);
-        reject(ipcError(ErrorCodes.PING_TIMEOUT, `${this.endpoint} did not answer a ping within ${timeout} ms`, { address: this.endpoint, timeout }));
-      }, timeout);
-      timer.unref();
-      this.#pings.set(id, { sentAt: performance.now(), timer, resolve, reject });
-      this.#enqueue(controlFrame(T_PING, u32Body(id), this.#hex), 0, 0);
-    });
+    const [id, rtt] = this.#pings.start(timeout, this.endpoint);
+    this.#enqueue(controlFrame(T_PING, u32Body(id), this.#hex), 0, 0);
+    return rtt;
   }
 
   get framing(): TransportConfig['framing'] {
@@ -373,21 +384,19 @@ export class Transport extends EventEmitter implements MessageTransport {
   }
 
   /**
-   * @internal A data frame with its sequence number (resume). A `replay` is written at once from its
+   * A data frame with its sequence number (resume). A `replay` is written at once from its
    * own memory, outside any batch, so it is not handed to the replay log a second time.
    */
-  [kSendSeq](frame: Uint8Array, seq: number, replay = false): boolean {
+  #sendSeq(frame: Uint8Array, seq: number, replay = false): boolean {
     if (this.#state !== 'open') return this.#refuse();
     return this.#enqueue(frame, T_SEQ, seq, replay);
   }
 
-  /** @internal */
-  [kFlush](): void {
+  #flush(): void {
     if (this.#batchLen > 0 && !this.#handleClosing) this.#flushBatch();
   }
 
-  /** @internal */
-  [kWriteRaw](bytes: Buffer, start: number, end: number): boolean {
+  #writeRaw(bytes: Buffer, start: number, end: number): boolean {
     if (this.#batchLen > 0) this.#flushBatch();
     if (this.#handleClosing || end <= start) return !this.#handleClosing;
     const len = end - start;
@@ -405,13 +414,12 @@ export class Transport extends EventEmitter implements MessageTransport {
     return true;
   }
 
-  /** @internal A control frame (src/envelope.ts), queued behind the frames sent before it. */
-  [kSendControl](frame: Buffer): void {
+  /** A control frame (src/envelope.ts), queued behind the frames sent before it. */
+  #sendControl(frame: Buffer): void {
     if (this.#state === 'open' || (this.#state === 'closing' && !this.#handleClosing)) this.#enqueue(frame, 0, 0);
   }
 
-  /** @internal */
-  [kSendAck](seq: number): void {
+  #sendAck(seq: number): void {
     if (this.#state === 'open' || (this.#state === 'closing' && !this.#handleClosing)) this.#enqueue(NO_BYTES, T_ACK, seq);
   }
 
@@ -486,10 +494,6 @@ export class Transport extends EventEmitter implements MessageTransport {
         if (!this.#flushAtExit) {
           this.#flushAtExit = true;
           unflushed.add(this.#flushTask);
-          if (!exitHooked) {
-            exitHooked = true;
-            process.on('exit', flushAtExit);
-          }
         }
       }
     } else {
@@ -660,26 +664,22 @@ export class Transport extends EventEmitter implements MessageTransport {
       this.#onEnvelopedFrames(slab, count);
       return;
     }
-    this.#framesIn += count;
-    let bytes = 0;
+    const inbox = this.#inbox;
     for (let i = 0; i < count; i++) {
-      const frame = new FrameBuffer(slab, FRAME_TABLE[2 * i]!, FRAME_TABLE[2 * i + 1]!) as Buffer;
-      bytes += frame.length;
+      // A listener may close the transport: the frames after that are not delivered, nor counted.
       if (this.#handleClosing) break;
-      if (!this.#paused && this.#backlogHead === this.#backlog.length && this.listenerCount('message') > 0) {
-        this.emit('message', frame);
-      } else {
-        this.#backlog.push(frame);
-      }
+      const frame = new FrameBuffer(slab, FRAME_TABLE[2 * i]!, FRAME_TABLE[2 * i + 1]!) as Buffer;
+      this.#framesIn++;
+      this.#bytesIn += frame.length;
+      inbox.deliver(frame);
     }
-    this.#bytesIn += bytes;
-    if (this.#backlog.length - this.#backlogHead >= this.#config.readableHighWaterMark) this.#updateReading();
+    if (inbox.waiting >= this.#config.readableHighWaterMark) this.#updateReading();
   }
 
   /** Frames with the envelope on, or bound for a session: data to its consumer, control frames here. */
   #onEnvelopedFrames(slab: ArrayBuffer, count: number): void {
     const bytes = (this.#slabBytes ??= Buffer.from(slab));
-    this.#framesIn += count;
+    // Data frames are counted as they are handed on; control frames are not the user's.
     for (let i = 0; i < count; i++) {
       if (this.#handleClosing) break;
       // A handshake hands the stream to a session in the middle of a read: look again each frame.
@@ -687,9 +687,10 @@ export class Transport extends EventEmitter implements MessageTransport {
       const start = FRAME_TABLE[2 * i]!;
       const len = FRAME_TABLE[2 * i + 1]!;
       if (this.#env === 0) {
+        this.#framesIn++;
         this.#bytesIn += len;
         if (sink === null) {
-          this.#deliver(new FrameBuffer(slab, start, len) as Buffer);
+          this.#inbox.deliver(new FrameBuffer(slab, start, len) as Buffer);
           continue;
         }
         sink.frame(new FrameBuffer(slab, start, len) as Buffer, -1);
@@ -698,9 +699,10 @@ export class Transport extends EventEmitter implements MessageTransport {
       const type = len === 0 ? -1 : bytes[start]!;
       if (type === T_DATA) {
         const frame = new FrameBuffer(slab, start + 1, len - 1) as Buffer;
+        this.#framesIn++;
         this.#bytesIn += len - 1;
         if (sink !== null) sink.frame(frame, -1);
-        else this.#deliver(frame);
+        else this.#inbox.deliver(frame);
         continue;
       }
       if (type === T_SEQ && this.#env === ENV_SEQ && sink !== null) {
@@ -709,11 +711,11 @@ export class Transport extends EventEmitter implements MessageTransport {
           this.#fail(ipcError(ErrorCodes.PROTOCOL, `${this.endpoint} sent a data frame with a malformed sequence number`, { address: this.endpoint }));
           return;
         }
+        this.#framesIn++;
         this.#bytesIn += len - this.#seqHeader;
         sink.frame(new FrameBuffer(slab, start + this.#seqHeader, len - this.#seqHeader) as Buffer, seq);
         continue;
       }
-      this.#framesIn--;
       if (type === T_ACK && sink !== null && sink.ack !== undefined && sink.handshaking !== true) {
         const acked = readSeq(bytes, start, len, this.#hex);
         if (acked < 0) {
@@ -730,13 +732,7 @@ export class Transport extends EventEmitter implements MessageTransport {
         const body = controlBody(whole, this.#hex);
         if (readU32Body(body) >= 0) this.#enqueue(controlFrame(T_PONG, body, this.#hex), 0, 0);
       } else if (type === T_PONG) {
-        const id = readU32Body(controlBody(whole, this.#hex));
-        const ping = this.#pings.get(id);
-        if (ping !== undefined) {
-          this.#pings.delete(id);
-          clearTimeout(ping.timer);
-          ping.resolve(performance.now() - ping.sentAt);
-        }
+        this.#pings.answered(readU32Body(controlBody(whole, this.#hex)));
       } else if (sink !== null && type !== -1) {
         sink.control(type, controlBody(whole, this.#hex));
       } else {
@@ -749,41 +745,28 @@ export class Transport extends EventEmitter implements MessageTransport {
       }
     }
     if (!this.#handleClosing) this.#sink?.endOfRead?.();
-    if (this.#backlog.length - this.#backlogHead >= this.#config.readableHighWaterMark) this.#updateReading();
+    if (this.#inbox.waiting >= this.#config.readableHighWaterMark) this.#updateReading();
   }
 
-  #deliver(frame: Buffer): void {
-    if (!this.#paused && this.#backlogHead === this.#backlog.length && this.listenerCount('message') > 0) {
-      this.emit('message', frame);
-    } else {
-      this.#backlog.push(frame);
-    }
-  }
-
-  /** @internal */
-  [kEnvelope](mode: number): void {
+  #envelope(mode: number): void {
     this.#env = mode;
     this.#hex = this.#framing === FramingCode.Lines;
     this.#seqHeader = seqHeaderLength(this.#hex);
   }
 
-  /** @internal */
-  [kSink](sink: SessionSink | null): void {
+  #setSink(sink: SessionSink | null): void {
     this.#sink = sink;
   }
 
-  /** @internal */
-  [kKeepUnsent](): void {
+  #keepUnsentFrames(): void {
     this.#keepUnsent = true;
   }
 
-  /** @internal */
-  [kRetain](sink: RetainSink | null): void {
+  #setRetain(sink: RetainSink | null): void {
     this.#retain = sink;
   }
 
-  /** @internal */
-  [kTakeUnsent](): Buffer[] {
+  #takeUnsent(): Buffer[] {
     const frames = this.#unsent ?? [];
     this.#unsent = null;
     return frames;
@@ -846,27 +829,19 @@ export class Transport extends EventEmitter implements MessageTransport {
   }
 
   #drainBacklog(): void {
-    while (!this.#paused && this.#backlogHead < this.#backlog.length && this.listenerCount('message') > 0) {
-      if (this.#error !== null) break;
-      const frame = this.#backlog[this.#backlogHead]!;
-      this.#backlog[this.#backlogHead++] = undefined as unknown as Buffer;
-      this.emit('message', frame);
-    }
-    if (this.#backlogHead === this.#backlog.length) {
-      this.#backlog = [];
-      this.#backlogHead = 0;
-    }
+    // After a failure nothing more is delivered: the stream cannot be trusted.
+    this.#inbox.drain(this.#failed);
     this.#updateReading();
     if (this.#handleClosed) this.#emitClose();
   }
 
   #updateReading(): void {
     const want =
-      !this.#paused &&
+      !this.#inbox.paused &&
       !this.#consumerFull &&
       !this.#readEnded &&
       !this.#handleClosing &&
-      this.#backlog.length - this.#backlogHead < this.#config.readableHighWaterMark;
+      this.#inbox.waiting < this.#config.readableHighWaterMark;
     if (want === this.#reading) return;
     this.#reading = want;
     const r = want ? this.#carrier.readStart() : this.#carrier.readStop();
@@ -920,20 +895,20 @@ export class Transport extends EventEmitter implements MessageTransport {
 
   /** Stops reading from the socket (the peer's sends then block once buffers fill) until `resume()`. */
   pause(): this {
-    this.#paused = true;
+    this.#inbox.paused = true;
     this.#updateReading();
     return this;
   }
 
   resume(): this {
-    this.#paused = false;
+    this.#inbox.paused = false;
     this.#scheduleDrain();
     this.#updateReading();
     return this;
   }
 
   get isPaused(): boolean {
-    return this.#paused;
+    return this.#inbox.paused;
   }
 
   /** Lets the process exit while this transport is open. */
@@ -978,8 +953,7 @@ export class Transport extends EventEmitter implements MessageTransport {
     this.#closeHandle();
   }
 
-  /** @internal */
-  [kFlushSync](timeoutMs: number): number {
+  #flushSync(timeoutMs: number): number {
     if (this.#handleClosing) return 0;
     const batch = this.#batch;
     const len = this.#batchLen;
@@ -1142,11 +1116,7 @@ export class Transport extends EventEmitter implements MessageTransport {
     this.#batch = null;
     this.#batchLen = 0;
     this.#batchFrames = 0;
-    for (const ping of this.#pings.values()) {
-      clearTimeout(ping.timer);
-      ping.reject(ipcError(ErrorCodes.CLOSED, `${this.endpoint} closed before answering a ping`, { address: this.endpoint }));
-    }
-    this.#pings.clear();
+    this.#pings.closed(this.endpoint);
     this.#state = 'closing';
     if (this.#closeTimer !== null) {
       clearTimeout(this.#closeTimer);
@@ -1182,15 +1152,9 @@ export class Transport extends EventEmitter implements MessageTransport {
 
   #emitClose(): void {
     if (this.#closeEmitted) return;
-    // Frames already received are delivered before 'close': held while paused until resume(), or,
-    // when the peer ended the connection, until a 'message' listener is attached. Closing it ourselves
-    // with nobody listening means nobody wants them; an error means the stream cannot be trusted.
-    if (this.#error === null && this.#backlogHead < this.#backlog.length) {
-      const listening = this.listenerCount('message') > 0;
-      if ((this.#paused && listening) || (!listening && !this.#closedLocally)) return;
-    }
-    this.#backlog = [];
-    this.#backlogHead = 0;
+    // Frames already received are delivered before 'close' (src/inbox.ts says when it waits).
+    if (this.#inbox.holdsClose(this.#error !== null, this.#closedLocally)) return;
+    this.#inbox.clear();
     this.#closeEmitted = true;
     const err = this.#error;
     if (err !== null) this.emit('error', err);

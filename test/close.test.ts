@@ -100,6 +100,26 @@ describe('close()', () => {
     expect(server.connections).toBe(0);
   });
 
+  it('frames read behind one whose listener destroyed the transport are neither delivered nor counted', async () => {
+    const { client, peer } = await transportPair();
+    const events = recordEvents(peer);
+    const got: string[] = [];
+    peer.on('message', (m: Buffer) => {
+      got.push(m.toString());
+      peer.destroy();
+    });
+    // Three frames in one write, so they are read in one batch and the listener's destroy() comes
+    // between the first and the other two.
+    client.send('one');
+    client.send('two');
+    client.send('three');
+    await waitFor(() => events.length > 0, "'close'");
+    expect(got).toEqual(['one']);
+    expect(events).toEqual(['close']);
+    expect(peer.stats.framesIn).toBe(1);
+    expect(peer.stats.bytesIn).toBe(3);
+  });
+
   it('a paused transport closed with a frame held delivers it on resume(), then emits close', async () => {
     const { server, client, peer } = await transportPair();
     const events = recordEvents(peer);
