@@ -5,7 +5,7 @@ import { debug } from './debug';
 import { resolveEndpoint, type Endpoint } from './endpoint';
 import { ErrorCodes, argTypeError, argValueError, ipcError, outOfRangeError } from './errors';
 import { healthOptions, monitor, type HealthMonitor, type HealthOptions } from './health';
-import type { Transport } from './transport';
+import { kLink, type Transport } from './transport';
 
 export interface PoolOptions extends ConnectOptions {
   /** Connections kept open even when idle. Default 1. */
@@ -62,8 +62,6 @@ const MAX_DELAY = 2 ** 31 - 1;
 // hammered, and one that comes back is found within seconds.
 const RETRY_FIRST = 100;
 const RETRY_MAX = 5000;
-// drain() looks at the connections' buffered bytes this often: write completions emit no event.
-const DRAIN_POLL = 5;
 
 interface PoolConfig {
   factory: Factory;
@@ -131,7 +129,9 @@ export class Pool extends EventEmitter {
   #queue: (Uint8Array | string)[] = [];
   #queuedBytes = 0;
   #needDrain = false;
-  #drains: { resolve: () => void; reject: (err: Error) => void; timer: NodeJS.Timeout | null }[] = [];
+  #drains: { resolve: () => void; reject: (err: Error) => void }[] = [];
+  // Connections drain() waits on (src/transport.ts whenWritten), each once.
+  #awaitingWrites = new Set<Transport>();
   #refed = true;
   #closed = false;
   #closePromise: Promise<void> | null = null;
@@ -565,7 +565,7 @@ export class Pool extends EventEmitter {
     let least = Infinity;
     for (const conn of this.#conns) {
       if (conn.unhealthy || conn.t.state !== 'open') continue;
-      const buffered = conn.t.stats.bufferedBytes;
+      const buffered = conn.t.writableLength;
       if (buffered < least) {
         least = buffered;
         best = conn.t;
@@ -590,6 +590,7 @@ export class Pool extends EventEmitter {
       }
     }
     if (ok) this.#maybeDrain();
+    this.#checkDrains();
   }
 
   #maybeDrain(): void {
@@ -605,28 +606,33 @@ export class Pool extends EventEmitter {
    */
   drain(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const d = { resolve, reject, timer: null as NodeJS.Timeout | null };
-      const check = (): void => {
-        d.timer = null;
-        if (this.#drained()) {
-          this.#drains.splice(this.#drains.indexOf(d), 1);
-          resolve();
-          return;
-        }
-        d.timer = setTimeout(check, DRAIN_POLL);
-        // The connections' own writes keep the process alive while there is anything to drain.
-        d.timer.unref();
-      };
-      this.#drains.push(d);
-      check();
+      this.#drains.push({ resolve, reject });
+      this.#checkDrains();
     });
   }
 
-  #drained(): boolean {
-    if (this.#queue.length > 0) return false;
-    for (const conn of this.#conns) if (conn.t.stats.bufferedBytes > 0) return false;
-    for (const t of this.#closing.keys()) if (t.stats.bufferedBytes > 0) return false;
-    return true;
+  /**
+   * Settles drain() once nothing waits anywhere; otherwise waits for the connections that still have
+   * bytes to write (an event from each, not a poll). A pool queue that waits for a connection is
+   * looked at again when it is flushed.
+   */
+  #checkDrains(): void {
+    if (this.#drains.length === 0) return;
+    let drained = this.#queue.length === 0;
+    const wait = (t: Transport): void => {
+      // A closed connection writes nothing more, whatever it had left.
+      if (t.writableLength === 0 || t.state === 'closed') return;
+      drained = false;
+      if (this.#awaitingWrites.has(t)) return;
+      this.#awaitingWrites.add(t);
+      t[kLink].whenWritten(() => {
+        this.#awaitingWrites.delete(t);
+        this.#checkDrains();
+      });
+    };
+    for (const conn of this.#conns) wait(conn.t);
+    for (const t of this.#closing.keys()) wait(t);
+    if (drained) for (const d of this.#drains.splice(0)) d.resolve();
   }
 
   // --- lifetime ----------------------------------------------------------------------------------
@@ -665,7 +671,6 @@ export class Pool extends EventEmitter {
       // Frames send() took and no connection ever got: each one is reported, never dropped in silence.
       for (const frame of frames) this.emit('drop', typeof frame === 'string' ? Buffer.from(frame) : frame, 'closed');
       for (const d of this.#drains.splice(0)) {
-        if (d.timer !== null) clearTimeout(d.timer);
         d.reject(ipcError(ErrorCodes.CLOSED, `The pool was closed with ${dropped} frame(s) queued and no connection to send them`, { unsent: dropped }));
       }
     }

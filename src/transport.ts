@@ -115,6 +115,11 @@ export interface TransportLink {
   flush(): void;
   /** Writes what is still queued, synchronously (openStdio's process 'exit' hook). */
   flushSync(timeoutMs: number): number;
+  /**
+   * Calls `done` once, on a later microtask, when nothing waits to be written (writableLength 0; at
+   * once if so now) or the transport has closed, whichever comes first (pool.drain()).
+   */
+  whenWritten(done: () => void): void;
 }
 
 /** Envelope modes. */
@@ -218,6 +223,7 @@ export class Transport extends EventEmitter implements MessageTransport {
   #drainScheduledAfterFlush = false;
   #flushAtExit = false;
   #link: TransportLink | null = null;
+  #written: (() => void)[] | null = null;
   #flushTask = (): void => {
     this.#flushScheduled = false;
     if (this.#state === 'open' || this.#state === 'closing') this.#flushBatch();
@@ -317,6 +323,7 @@ export class Transport extends EventEmitter implements MessageTransport {
       writeRaw: (bytes, start, end) => this.#writeRaw(bytes, start, end),
       flush: () => this.#flush(),
       flushSync: (timeoutMs) => this.#flushSync(timeoutMs),
+      whenWritten: (done) => this.#whenWritten(done),
     });
   }
 
@@ -340,6 +347,11 @@ export class Transport extends EventEmitter implements MessageTransport {
       lastActivityAt: this.#handleClosed ? this.#lastActivityAt : Date.now() - this.#carrier.idleTime(),
       busyPollTime: this.#handleClosed ? this.#busyPollTime : this.#carrier.busyPollTime(),
     };
+  }
+
+  /** Bytes accepted by `send()` and not yet handed to the OS: `stats.bufferedBytes`, without building `stats`. */
+  get writableLength(): number {
+    return this.#buffered;
   }
 
   /** True when both ends opted in to ping/pong control frames (`heartbeat: true` on listen and connect). */
@@ -586,6 +598,7 @@ export class Transport extends EventEmitter implements MessageTransport {
     }
     // Bytes the OS took leave the buffer now; the rest when libuv reports the write done.
     this.#buffered -= len - queued;
+    if (this.#written !== null && this.#buffered === 0) this.#announceWritten();
     // A batch of sequenced frames goes to the replay log: a full one as it is (it is never reused), a
     // small one as a copy of what it holds, so a trickle of frames does not cost a batch buffer each.
     let kept = false;
@@ -619,6 +632,17 @@ export class Transport extends EventEmitter implements MessageTransport {
     }
   }
 
+  #whenWritten(done: () => void): void {
+    (this.#written ??= []).push(done);
+    if (this.#buffered === 0 || this.#handleClosed) this.#announceWritten();
+  }
+
+  #announceWritten(): void {
+    const waiting = this.#written;
+    this.#written = null;
+    if (waiting !== null) queueMicrotask(() => waiting.forEach((done) => done()));
+  }
+
   #maybeDrain(): void {
     if (this.#needDrain && this.#buffered <= this.#config.writableHighWaterMark / 2 && this.#state === 'open') {
       this.#needDrain = false;
@@ -628,6 +652,7 @@ export class Transport extends EventEmitter implements MessageTransport {
 
   #onWrite(status: number, bytes: number, unwritten: number): void {
     this.#buffered -= bytes;
+    if (this.#written !== null && this.#buffered === 0) this.#announceWritten();
     const done = this.#inFlight[this.#inFlightHead];
     this.#inFlight[this.#inFlightHead++] = undefined as unknown as InFlight;
     if (this.#inFlightHead === this.#inFlight.length) {
@@ -1144,6 +1169,7 @@ export class Transport extends EventEmitter implements MessageTransport {
     this.#lastActivityAt = Date.now() - this.#carrier.idleTime();
     this.#handleClosed = true;
     this.#state = 'closed';
+    this.#announceWritten();
     this.#reading = false;
     debug('closed %s', this.endpoint);
     this.#resolveClose?.();

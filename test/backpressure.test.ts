@@ -96,6 +96,7 @@ describe('backpressure', () => {
     // Bounded: the sender stopped at the mark, so at most one frame past it is buffered.
     expect(maxBuffered).toBeLessThan(hwm + WIRE);
     expect(t.stats.bufferedBytes).toBeGreaterThanOrEqual(hwm / 2);
+    expect(t.writableLength).toBe(t.stats.bufferedBytes);
 
     // The peer reads again: 'drain' comes, the sender goes on to the end, and nothing is lost.
     const frames: Buffer[] = [];
@@ -104,6 +105,7 @@ describe('backpressure', () => {
     const drainsBefore = drains;
     peer.resume();
     await waitFor(() => next === TOTAL && t.stats.bufferedBytes === 0, 'every frame to be written');
+    expect(t.writableLength).toBe(0);
     expect(drains).toBeGreaterThan(drainsBefore);
     await waitFor(() => frames.length >= TOTAL, 'the peer to read every frame');
     expect(frames.length).toBe(TOTAL);
