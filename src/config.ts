@@ -147,6 +147,19 @@ export function int(options: Record<string, unknown>, name: string, min: number,
   return v;
 }
 
+/** spawnStdio's `restart` policy: `true` or `{ maxRestarts, restartDelay }` (defaults 5 and 500 ms). */
+export function restartConfig(restart: unknown): { maxRestarts: number; restartDelay: number } {
+  const policy = (restart === true ? {} : restart) as Record<string, unknown>;
+  if (policy === null || typeof policy !== 'object') throw argTypeError('options.restart', 'a boolean or an object', restart);
+  for (const key of Object.keys(policy)) {
+    if (key !== 'maxRestarts' && key !== 'restartDelay') throw argValueError(`Unknown option '${key}' for options.restart`);
+  }
+  return {
+    maxRestarts: int(policy, 'maxRestarts', 0, 2 ** 31 - 1, 5, 'options.restart'),
+    restartDelay: int(policy, 'restartDelay', 0, 2 ** 31 - 1, 500, 'options.restart'),
+  };
+}
+
 function options(value: unknown): Record<string, unknown> {
   if (value === undefined) return {};
   if (value === null || typeof value !== 'object') throw argTypeError('options', 'an object', value);

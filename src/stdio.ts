@@ -3,9 +3,9 @@
 import fs = require('node:fs');
 import os = require('node:os');
 import path = require('node:path');
-import { DEFAULTS, OPEN_STDIO_KEYS, SPAWN_KEYS, reconnectConfig, transportConfig, type TransportConfig, type TransportOptions } from './config';
+import { DEFAULTS, OPEN_STDIO_KEYS, SPAWN_KEYS, reconnectConfig, restartConfig, transportConfig, type TransportConfig, type TransportOptions } from './config';
 import { debug } from './debug';
-import { ErrorCodes, argTypeError, argValueError, ipcError, outOfRangeError, systemError } from './errors';
+import { ErrorCodes, argTypeError, argValueError, ipcError, systemError } from './errors';
 import { FRAME_TABLE, NativeProcess, NativeStream, StreamKind, dupFd, guessHandle, newStream, type NativeOwner } from './native';
 import { ReconnectingTransport } from './reconnect';
 import { StdioCarrier } from './stdio-carrier';
@@ -103,21 +103,7 @@ export function spawnStdio(command: string, args: readonly string[] = [], option
 /** A child restarted when it dies, behind one ReconnectingTransport (spawnStdio's `restart`). */
 function restartingStdio(command: string, args: readonly string[], raw: SpawnStdioOptions): ReconnectingTransport {
   const { restart, ...once } = raw;
-  const policy: Record<string, unknown> = restart === true ? {} : (restart as unknown as Record<string, unknown>);
-  if (policy === null || typeof policy !== 'object') throw argTypeError('options.restart', 'a boolean or an object', restart);
-  for (const key of Object.keys(policy)) {
-    if (key !== 'maxRestarts' && key !== 'restartDelay') throw argValueError(`Unknown option '${key}' for options.restart`);
-  }
-  const count = (name: string, fallback: number): number => {
-    const v = policy[name];
-    if (v === undefined) return fallback;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 2 ** 31 - 1) {
-      throw outOfRangeError(`options.restart.${name}`, 'an integer >= 0 and <= 2147483647', v);
-    }
-    return v;
-  };
-  const maxRestarts = count('maxRestarts', 5);
-  const delay = count('restartDelay', 500);
+  const { maxRestarts, restartDelay: delay } = restartConfig(restart);
   // The first child is spawned here, so a command that cannot start throws at the call, as without restart.
   let next: StdioTransport | null = spawnOne(command, args, once);
   let lastExit: ChildExit | null = null;
